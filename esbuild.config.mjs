@@ -1,0 +1,24 @@
+// Bundles the CLI, the library entry and the benchmarks into dist/ (run by `npm install` via `prepare`).
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  // chalk/commander are real dependencies; keep them external so they resolve from node_modules.
+  external: ['chalk', 'commander'],
+  banner: { js: "import { createRequire as __ts86_cr } from 'module'; const require = __ts86_cr(import.meta.url);" },
+};
+
+await build({
+  ...common,
+  entryPoints: {
+    cli: 'src/cli/main.ts',
+    index: 'src/index.ts',
+    'bench/cpu-loop': 'bench/cpu-loop.ts',
+  },
+  outdir: 'dist',
+});

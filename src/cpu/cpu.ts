@@ -1,0 +1,921 @@
+import {
+  AC, AF, ARITH_FLAGS, AR_DB, AR_P, AR_S, CF, CR0_ET, CR0_PE, CR0_PG, CR0_WP, CS, DB, DF, DF_, DS, ES, ESP, FS, GP, GS, ID, IF,
+  IOPL, NT, OF, PF, PF_, REG_ZERO, RF, SF, SS, SS_, TF, VM, ZF, CR4_PSE, CR4_PGE, CR4_PAE, CR0_NE, CR0_CD, CR0_NW, EDX,
+} from './consts';
+import { Exit, type InterruptLine, type MsrHandler, type PortIo } from './interfaces';
+import { Insn } from './insn';
+import { decode } from './decoder';
+import type { PhysMemory } from '../mmu/physmem';
+import { PAGE_CODE } from '../mmu/physmem';
+import { walk32, walkPae, type WalkResult, ACC_WRITE, ACC_USER, ACC_FETCH } from '../mmu/walker';
+import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
+import type { X87Unit } from './x87-slot';
+import type { CpuidPolicy } from './cpuid';
+
+/** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
+export class CpuFault {
+  readonly name = 'CpuFault';
+}
+export const FAULT = new CpuFault();
+
+/** A guest error: the guest did something the emulated machine cannot do. Stops the run with a message. */
+export class GuestError extends Error {}
+
+// Lazy-flag operations.
+export const LF_ADD = 0, LF_ADC = 1, LF_SUB = 2, LF_SBB = 3, LF_LOGIC = 4;
+
+const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let b = i, p = 1;
+  while (b) { p ^= b & 1; b >>= 1; }
+  PARITY[i] = p ? PF : 0;
+}
+
+/** Byte offsets of the 8-bit registers AL,CL,DL,BL,AH,CH,DH,BH in the little-endian register buffer. */
+const R8_INDEX = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
+const SIZE_MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
+const SIGN_SHIFT = [0, 7, 15, 0, 31];
+
+export interface DescriptorTableReg { base: number; limit: number }
+
+export interface CpuOptions {
+  /** Cache decoded instructions by physical address (fast path; default on). */
+  decodeCache?: boolean;
+}
+
+export class Cpu {
+  // ---- registers -------------------------------------------------------
+  private readonly regBuf = new ArrayBuffer(4 * 18);
+  /** Low 32 bits of the 16 GPRs; index 16 is REG_ZERO (always 0), 17 scratch. */
+  readonly r32 = new Int32Array(this.regBuf);
+  readonly r16 = new Uint16Array(this.regBuf);
+  readonly r8 = new Uint8Array(this.regBuf);
+  /** High 32 bits of the GPRs (long mode, later). */
+  readonly rhi = new Int32Array(16);
+  eip = 0;
+  /** EIP of the instruction being executed (faults restart here). */
+  startEip = 0;
+
+  // Segment registers: visible selector and the hidden descriptor cache.
+  readonly segSel = new Int32Array(6);
+  readonly segBase = new Float64Array(6);
+  readonly segLimit = new Float64Array(6);
+  /** Access rights (consts AR_*). */
+  readonly segAr = new Int32Array(6);
+  /** Precomputed offset window and permissions for fast checks: [min, max], bit0 readable, bit1 writable, bit2 usable. */
+  readonly segMin = new Float64Array(6);
+  readonly segMax = new Float64Array(6);
+  readonly segPerm = new Uint8Array(6);
+
+  gdtr: DescriptorTableReg = { base: 0, limit: 0xffff };
+  idtr: DescriptorTableReg = { base: 0, limit: 0x3ff };
+  ldtrSel = 0;
+  ldtr = { base: 0, limit: 0, ar: 0 };
+  trSel = 0;
+  tr = { base: 0, limit: 0, ar: 0 };
+
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  efer = 0;
+  readonly dr = new Float64Array(8);
+  // SYSENTER MSRs.
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
+  /** Other MSRs we store but give no meaning (MTRRs, PAT, misc enables). */
+  readonly msrStore = new Map<number, [number, number]>();
+
+  // Flags: `flags` holds every bit except those listed in lfMask, which are derived from the lazy state.
+  flags = 2;
+  lfMask = 0;
+  lfOp = LF_LOGIC;
+  lfA = 0;
+  lfB = 0;
+  lfRes = 0;
+  lfSize: 1 | 2 | 4 = 4;
+  lfCin = 0;
+
+  // ---- mode caches -----------------------------------------------------
+  cpl = 0;
+  /** CS.D: default operand/address size 32. */
+  code32 = false;
+  /** SS.B: stack pointer is ESP (else SP). */
+  stack32 = false;
+  /** CR0.PE set and EFLAGS.VM clear. */
+  protectedMode = false;
+  paging = false;
+  /** Address mask for the A20 gate (0xffffffff with A20 enabled). */
+  a20Mask = 0xffffffff;
+
+  // ---- run state -------------------------------------------------------
+  icount = 0;
+  halted = false;
+  /** Set by HLT/requestStop to leave the inner loop. */
+  private stopReason: Exit | -1 = -1;
+  /** Instruction count before which external interrupts are inhibited (STI / MOV SS shadow). */
+  inhibitUntil = -1;
+  /** Pending #DB trap bits to deliver after the current instruction (DR6 format). */
+  pendingDbTrap = 0;
+  nmiPending = false;
+  nmiBlocked = false;
+  guestError = '';
+  excVector = 0;
+  /** The most recent exception vector raised by an instruction (for diagnostics), or -1. */
+  lastException = -1;
+  excError = -1;
+  /** Set while an exception is being delivered, for double-fault classification. */
+  deliveringVector = -1;
+
+  readonly mem: PhysMemory;
+  io: PortIo;
+  intr: InterruptLine | null = null;
+  readonly msrHandlers: MsrHandler[] = [];
+  fpu: X87Unit | null = null;
+  /** Called when the CPU must reset the machine (triple fault), before run returns Exit.Shutdown. */
+  onShutdown: ((why: string) => void) | null = null;
+  shutdownReason = '';
+
+  // ---- decoded instruction cache ----------------------------------------
+  readonly decodeCacheEnabled: boolean;
+  private readonly codeCache: (Insn[] | undefined)[];
+  private readonly scratchInsn = new Insn();
+  stats = { decodes: 0, cacheHits: 0, codeInvalidations: 0 };
+
+  constructor(mem: PhysMemory, io: PortIo, opts: CpuOptions = {}) {
+    this.mem = mem;
+    this.io = io;
+    this.decodeCacheEnabled = opts.decodeCache ?? true;
+    this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
+    mem.onCodeWrite = (frame) => this.invalidateCodeFrame(frame);
+    this.reset();
+  }
+
+  // ====================================================================
+  // Reset and entry states
+  // ====================================================================
+
+  /** Power-on / RESET state (SDM Vol.3A §9.1.1, Table 9-1). */
+  reset(): void {
+    this.r32.fill(0);
+    this.rhi.fill(0);
+    this.r32[EDX] = 0x0600 | 0x01; // family 6, model 0, stepping 1 (matches CPUID leaf 1 family/model below)
+    this.flags = 2;
+    this.lfMask = 0;
+    this.cr0 = CR0_ET | CR0_CD | CR0_NW;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.efer = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0;
+    this.dr[7] = 0x400;
+    this.gdtr = { base: 0, limit: 0xffff };
+    this.idtr = { base: 0, limit: 0x3ff };
+    this.ldtrSel = 0;
+    this.ldtr = { base: 0, limit: 0xffff, ar: 0x82 };
+    this.trSel = 0;
+    this.tr = { base: 0, limit: 0xffff, ar: 0x8b };
+    for (let s = 0; s < 6; s++) this.setSegCache(s, 0, 0, 0xffff, AR_P | AR_S | 0x03 /* data RW accessed */);
+    this.setSegCache(CS, 0xf000, 0xffff0000, 0xffff, AR_P | AR_S | 0x0b /* code RX accessed */);
+    this.eip = 0xfff0;
+    this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
+    this.tscOffset = 0n;
+    this.halted = false;
+    this.inhibitUntil = -1;
+    this.pendingDbTrap = 0;
+    this.nmiPending = this.nmiBlocked = false;
+    this.guestError = '';
+    this.shutdownReason = '';
+    this.deliveringVector = -1;
+    this.msrStore.clear();
+    this.fpu?.reset();
+    this.updateMode();
+    this.flushCodeCache();
+  }
+
+  /** Real mode with CS:IP = cs:ip, segments zero-based, SS:SP as given. */
+  setupReal(cs: number, ip: number, ss = 0, sp = 0xfffe): void {
+    this.cr0 &= ~(CR0_PE | CR0_PG);
+    for (let s = 0; s < 6; s++) this.setSegCache(s, 0, 0, 0xffff, AR_P | AR_S | 0x03);
+    this.setSegCache(CS, cs, cs << 4, 0xffff, AR_P | AR_S | 0x0b);
+    this.setSegCache(SS, ss, ss << 4, 0xffff, AR_P | AR_S | 0x03);
+    this.r32[ESP] = sp;
+    this.eip = ip;
+    this.updateMode();
+  }
+
+  /**
+   * 32-bit flat protected mode (the state multiboot and the Linux 32-bit boot protocol
+   * hand over): CS = 0x10-style flat code, data segments flat, no paging, IF=0.
+   * The selectors are nominal (0x08 code, 0x10 data); the guest must load its own GDT
+   * before reloading any segment register (Multiboot spec §3.2).
+   */
+  setupFlat32(entry: number, codeSel = 0x08, dataSel = 0x10): void {
+    this.cr0 = (this.cr0 | CR0_PE) & ~(CR0_PG | CR0_CD | CR0_NW);
+    this.setEflags(2);
+    for (let s = 0; s < 6; s++) this.setSegCache(s, dataSel, 0, 0xffffffff, AR_P | AR_S | 0x03 | AR_DB | 0x8000);
+    this.setSegCache(CS, codeSel, 0, 0xffffffff, AR_P | AR_S | 0x0b | AR_DB | 0x8000);
+    this.eip = entry >>> 0;
+    this.updateMode();
+  }
+
+  // ====================================================================
+  // Mode bookkeeping
+  // ====================================================================
+
+  /** Recomputes cached mode bits after CR0/EFLAGS.VM/CS/SS changes. */
+  updateMode(): void {
+    const pe = (this.cr0 & CR0_PE) !== 0;
+    const vm = (this.flags & VM) !== 0;
+    this.protectedMode = pe && !vm;
+    this.paging = pe && (this.cr0 & CR0_PG) !== 0;
+    this.code32 = pe && !vm && (this.segAr[CS] & AR_DB) !== 0;
+    this.stack32 = pe && !vm && (this.segAr[SS] & AR_DB) !== 0;
+    this.cpl = !pe ? 0 : vm ? 3 : this.segSel[CS] & 3;
+  }
+
+  /** Loads a segment's hidden cache and recomputes its fast-check window. */
+  setSegCache(s: number, sel: number, base: number, limit: number, ar: number): void {
+    this.segSel[s] = sel & 0xffff;
+    this.segBase[s] = base >>> 0;
+    this.segLimit[s] = limit >>> 0;
+    this.segAr[s] = ar;
+    this.recomputeSegWindow(s);
+    if (s === CS || s === SS) this.updateMode();
+  }
+
+  recomputeSegWindow(s: number): void {
+    const ar = this.segAr[s];
+    const limit = this.segLimit[s];
+    let perm = 0;
+    if (ar & AR_P) {
+      perm |= 4;
+      if (!(ar & AR_S)) perm = 4 | 1 | 2; // system segments are never loaded into data registers; harmless
+      else if (ar & 0x08) { if (ar & 0x02) perm |= 1; } // code: readable if R
+      else { perm |= 1; if (ar & 0x02) perm |= 2; } // data: always readable, writable if W
+    }
+    // In real and virtual-8086 mode every segment is readable and writable (SDM Vol.3A §20.1).
+    if (!(this.cr0 & CR0_PE) || (this.flags & VM)) perm = 7;
+    const expandDown = (ar & AR_S) !== 0 && (ar & 0x0c) === 0x04;
+    if (expandDown) {
+      this.segMin[s] = limit + 1;
+      this.segMax[s] = ar & AR_DB ? 0xffffffff : 0xffff;
+    } else {
+      this.segMin[s] = 0;
+      this.segMax[s] = limit;
+    }
+    this.segPerm[s] = perm;
+  }
+
+  // ====================================================================
+  // Registers
+  // ====================================================================
+
+  getReg(r: number, size: number): number {
+    if (size === 4) return this.r32[r] >>> 0;
+    if (size === 2) return this.r16[r << 1];
+    return this.r8[R8_INDEX[r]];
+  }
+
+  setReg(r: number, size: number, v: number): void {
+    if (size === 4) this.r32[r] = v;
+    else if (size === 2) this.r16[r << 1] = v;
+    else this.r8[R8_INDEX[r]] = v;
+  }
+
+  get esp(): number { return this.r32[ESP] >>> 0; }
+
+  // ====================================================================
+  // Flags
+  // ====================================================================
+
+  /** Records an arithmetic result for lazy OSZAPC evaluation. Values are unsigned, masked to size. */
+  setLazy(op: number, a: number, b: number, res: number, size: 1 | 2 | 4): void {
+    this.lfOp = op;
+    this.lfA = a;
+    this.lfB = b;
+    this.lfRes = res;
+    this.lfSize = size;
+    this.lfMask = ARITH_FLAGS;
+  }
+
+  /** Result-only lazy flags (SF, ZF, PF); the caller sets CF/OF/AF eagerly in `flags`. */
+  setLazySZP(res: number, size: 1 | 2 | 4, cfOfAf: number): void {
+    this.lfOp = LF_LOGIC;
+    this.lfRes = res;
+    this.lfSize = size;
+    this.lfMask = SF | ZF | PF;
+    this.flags = (this.flags & ~(CF | OF | AF)) | cfOfAf;
+  }
+
+  /** The six arithmetic flags implied by the lazy state. */
+  private lazyBits(): number {
+    const size = this.lfSize, a = this.lfA, b = this.lfB, r = this.lfRes;
+    const sh = SIGN_SHIFT[size];
+    let f = PARITY[r & 0xff];
+    if (r === 0) f |= ZF;
+    f |= ((r >>> sh) & 1) << 7;
+    switch (this.lfOp) {
+      case LF_ADD:
+        if (r < a) f |= CF;
+        f |= (((a ^ r) & (b ^ r)) >>> sh & 1) << 11;
+        f |= (a ^ b ^ r) & AF;
+        break;
+      case LF_ADC:
+        if (this.lfCin ? r <= a : r < a) f |= CF;
+        f |= (((a ^ r) & (b ^ r)) >>> sh & 1) << 11;
+        f |= (a ^ b ^ r) & AF;
+        break;
+      case LF_SUB:
+        if (a < b) f |= CF;
+        f |= (((a ^ b) & (a ^ r)) >>> sh & 1) << 11;
+        f |= (a ^ b ^ r) & AF;
+        break;
+      case LF_SBB:
+        if (this.lfCin ? a <= b : a < b) f |= CF;
+        f |= (((a ^ b) & (a ^ r)) >>> sh & 1) << 11;
+        f |= (a ^ b ^ r) & AF;
+        break;
+      default: // LF_LOGIC: CF=OF=0; AF is undefined, cleared as recent Intel CPUs do
+        break;
+    }
+    return f;
+  }
+
+  getEflags(): number {
+    let f = this.flags;
+    if (this.lfMask) f = (f & ~this.lfMask) | (this.lazyBits() & this.lfMask);
+    return (f | 2) >>> 0;
+  }
+
+  /** Writes EFLAGS (all bits; callers apply privilege masks first). */
+  setEflags(v: number): void {
+    const oldVm = this.flags & VM;
+    this.flags = (v & 0x003f7fd5) | 2;
+    this.lfMask = 0;
+    if ((this.flags & VM) !== oldVm) this.updateMode();
+  }
+
+  /** Materialises the lazy flags into `flags` (used before partial updates such as INC's CF preservation). */
+  materializeFlags(): void {
+    if (this.lfMask) {
+      this.flags = (this.flags & ~this.lfMask) | (this.lazyBits() & this.lfMask);
+      this.lfMask = 0;
+    }
+  }
+
+  getCF(): number {
+    if (!(this.lfMask & CF)) return this.flags & CF;
+    const a = this.lfA, b = this.lfB, r = this.lfRes;
+    switch (this.lfOp) {
+      case LF_ADD: return r < a ? 1 : 0;
+      case LF_ADC: return (this.lfCin ? r <= a : r < a) ? 1 : 0;
+      case LF_SUB: return a < b ? 1 : 0;
+      case LF_SBB: return (this.lfCin ? a <= b : a < b) ? 1 : 0;
+      default: return 0;
+    }
+  }
+  getZF(): boolean { return this.lfMask & ZF ? this.lfRes === 0 : (this.flags & ZF) !== 0; }
+  getSF(): boolean { return this.lfMask & SF ? ((this.lfRes >>> SIGN_SHIFT[this.lfSize]) & 1) !== 0 : (this.flags & SF) !== 0; }
+  getOF(): boolean { return this.lfMask & OF ? (this.lazyBits() & OF) !== 0 : (this.flags & OF) !== 0; }
+  getPF(): boolean { return this.lfMask & PF ? PARITY[this.lfRes & 0xff] !== 0 : (this.flags & PF) !== 0; }
+  getAF(): boolean { return this.lfMask & AF ? (this.lazyBits() & AF) !== 0 : (this.flags & AF) !== 0; }
+
+  /** Sets one arithmetic flag eagerly (materialises the others first). */
+  setFlag(bit: number, on: boolean | number): void {
+    this.materializeFlags();
+    if (on) this.flags |= bit; else this.flags &= ~bit;
+  }
+
+  /** Evaluates condition code cc (0-15) as Jcc/SETcc/CMOVcc do (SDM Vol.1 Appendix B). */
+  cond(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = this.getOF(); break;
+      case 1: r = this.getCF() !== 0; break;
+      case 2: r = this.getZF(); break;
+      case 3: r = this.getCF() !== 0 || this.getZF(); break;
+      case 4: r = this.getSF(); break;
+      case 5: r = this.getPF(); break;
+      case 6: r = this.getSF() !== this.getOF(); break;
+      default: r = this.getZF() || this.getSF() !== this.getOF(); break;
+    }
+    return (cc & 1) ? !r : r;
+  }
+
+  static parity(v: number): number { return PARITY[v & 0xff]; }
+  static mask(size: number): number { return SIZE_MASK[size]; }
+
+  // ====================================================================
+  // Faults
+  // ====================================================================
+
+  /** Abandons the current instruction with exception `vector` (error code `err`, or -1 for none). */
+  raise(vector: number, err = -1): never {
+    this.excVector = vector;
+    this.excError = err;
+    throw FAULT;
+  }
+
+  /** #GP(0), or #SS(0) when the segment is SS. */
+  segFault(seg: number): never {
+    return this.raise(seg === SS ? SS_ : GP, 0);
+  }
+
+  /** Stops the run with a guest error message (the run returns Exit.GuestError). */
+  fail(msg: string): never {
+    throw new GuestError(msg);
+  }
+
+  // ====================================================================
+  // Linear memory (paging)
+  // ====================================================================
+
+  private readonly walkRes: WalkResult = { phys: 0, ok: true, err: 0 };
+
+  /**
+   * Translates a linear address. `acc` is ACC_* bits. Raises #PF on failure.
+   * With paging off the A20 gate applies.
+   */
+  translate(lin: number, acc: number): number {
+    if (!this.paging) return (lin & this.a20Mask) >>> 0;
+    const w = this.walkRes;
+    const wp = (this.cr0 & CR0_WP) !== 0;
+    if (this.cr4 & CR4_PAE) walkPae(this.mem, this.cr3, lin, acc, wp, (this.efer & 0x800) !== 0, w);
+    else walk32(this.mem, this.cr3, lin, acc, wp, (this.cr4 & CR4_PSE) !== 0, w);
+    if (!w.ok) {
+      this.cr2 = lin >>> 0;
+      this.raise(PF_, w.err);
+    }
+    return (w.phys & this.a20Mask) >>> 0;
+  }
+
+  private userAcc(): number { return this.cpl === 3 ? ACC_USER : 0; }
+
+  lread8(lin: number): number { return this.mem.read8(this.translate(lin, this.userAcc())); }
+  lread16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) return this.lread8(lin) | (this.lread8((lin + 1) >>> 0) << 8);
+    return this.mem.read16(this.translate(lin, this.userAcc()));
+  }
+  lread32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return (this.lread16(lin) | (this.lread16((lin + 2) >>> 0) << 16)) >>> 0;
+    return this.mem.read32(this.translate(lin, this.userAcc()));
+  }
+  lwrite8(lin: number, v: number): void { this.mem.write8(this.translate(lin, this.userAcc() | ACC_WRITE), v); }
+  lwrite16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) {
+      // Page-crossing: translate both pages before writing anything (no partial write on #PF).
+      const acc = this.userAcc() | ACC_WRITE;
+      const p0 = this.translate(lin, acc), p1 = this.translate((lin + 1) >>> 0, acc);
+      this.mem.write8(p0, v & 0xff);
+      this.mem.write8(p1, (v >>> 8) & 0xff);
+      return;
+    }
+    this.mem.write16(this.translate(lin, this.userAcc() | ACC_WRITE), v);
+  }
+  lwrite32(lin: number, v: number): void {
+    if ((lin & 0xfff) > 0xffc) {
+      const acc = this.userAcc() | ACC_WRITE;
+      const p0 = this.translate(lin, acc), p1 = this.translate((lin + 3) >>> 0, acc);
+      const n0 = 0x1000 - (lin & 0xfff);
+      for (let k = 0; k < 4; k++) this.mem.write8(k < n0 ? p0 + k : p1 - 3 + k, (v >>> (8 * k)) & 0xff);
+      return;
+    }
+    this.mem.write32(this.translate(lin, this.userAcc() | ACC_WRITE), v);
+  }
+
+  /** Writes `size` bytes at a linear address with an explicit privilege (stack switches). Both pages are checked first. */
+  lwriteAs(lin: number, size: number, v: number, user: boolean): void {
+    const acc = ACC_WRITE | (user ? ACC_USER : 0);
+    const p0 = this.translate(lin, acc);
+    const last = (lin + size - 1) >>> 0;
+    const p1 = (last & ~0xfff) !== (lin & ~0xfff) ? this.translate(last, acc) - (size - 1) : p0;
+    const n0 = 0x1000 - (lin & 0xfff);
+    for (let k = 0; k < size; k++) this.mem.write8(k < n0 ? p0 + k : p1 + k, (v >>> (8 * k)) & 0xff);
+  }
+  /** Reads with an explicit privilege. */
+  lreadAs(lin: number, size: number, user: boolean): number {
+    const acc = user ? ACC_USER : 0;
+    let v = 0;
+    for (let k = 0; k < size; k++) v |= this.mem.read8(this.translate((lin + k) >>> 0, acc)) << (8 * k);
+    return v >>> 0;
+  }
+
+  /** Checks that a linear range is writable (paging) without writing. */
+  probeLinearWrite(lin: number, len: number): void {
+    if (!this.paging || len <= 0) return;
+    const acc = this.userAcc() | ACC_WRITE;
+    this.translate(lin, acc);
+    const last = (lin + len - 1) >>> 0;
+    if ((last & ~0xfff) !== (lin & ~0xfff)) this.translate(last, acc);
+  }
+
+  // Supervisor (implicit) accesses: descriptor tables, TSS, IDT. CPL is ignored (SDM Vol.3A §4.6.1).
+  sread8(lin: number): number { return this.mem.read8(this.translate(lin, 0)); }
+  sread16(lin: number): number { return this.sread8(lin) | (this.sread8((lin + 1) >>> 0) << 8); }
+  sread32(lin: number): number { return (this.sread16(lin) | (this.sread16((lin + 2) >>> 0) << 16)) >>> 0; }
+  swrite8(lin: number, v: number): void { this.mem.write8(this.translate(lin, ACC_WRITE), v); }
+  swrite16(lin: number, v: number): void { this.swrite8(lin, v & 0xff); this.swrite8((lin + 1) >>> 0, (v >>> 8) & 0xff); }
+  swrite32(lin: number, v: number): void { this.swrite16(lin, v & 0xffff); this.swrite16((lin + 2) >>> 0, (v >>> 16) & 0xffff); }
+
+  // ====================================================================
+  // Segmented memory
+  // ====================================================================
+
+  /** Checks a data access of `size` bytes at seg:off and returns the linear address. */
+  private checkRead(seg: number, off: number, size: number): number {
+    if (!(this.segPerm[seg] & 1) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.readFault(seg, off, size);
+    return (this.segBase[seg] + off) >>> 0;
+  }
+  private checkWrite(seg: number, off: number, size: number): number {
+    if (!(this.segPerm[seg] & 2) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.writeFault(seg);
+    return (this.segBase[seg] + off) >>> 0;
+  }
+  private readFault(seg: number, off: number, size: number): never {
+    // A limit wrap within a 16-bit real-mode segment still faults on the 386 (SDM Vol.3A §20.1.4 note on wraparound).
+    void off; void size;
+    return this.segFault(seg);
+  }
+  private writeFault(seg: number): never { return this.segFault(seg); }
+
+  read8(seg: number, off: number): number { return this.lread8(this.checkRead(seg, off, 1)); }
+  read16(seg: number, off: number): number { return this.lread16(this.checkRead(seg, off, 2)); }
+  read32(seg: number, off: number): number { return this.lread32(this.checkRead(seg, off, 4)); }
+  write8(seg: number, off: number, v: number): void { this.lwrite8(this.checkWrite(seg, off, 1), v); }
+  write16(seg: number, off: number, v: number): void { this.lwrite16(this.checkWrite(seg, off, 2), v); }
+  write32(seg: number, off: number, v: number): void { this.lwrite32(this.checkWrite(seg, off, 4), v); }
+
+  readSz(seg: number, off: number, size: number): number {
+    return size === 4 ? this.read32(seg, off) : size === 2 ? this.read16(seg, off) : this.read8(seg, off);
+  }
+  writeSz(seg: number, off: number, size: number, v: number): void {
+    if (size === 4) this.write32(seg, off, v); else if (size === 2) this.write16(seg, off, v); else this.write8(seg, off, v);
+  }
+  /** Read for a read-modify-write operand: checks write permission first, as the hardware does. */
+  readRmw(seg: number, off: number, size: number): number {
+    const lin = this.checkWrite(seg, off, size);
+    if (this.paging) this.probeLinearWrite(lin, size);
+    return size === 4 ? this.lread32(lin) : size === 2 ? this.lread16(lin) : this.lread8(lin);
+  }
+  /** Checks a write of `len` bytes at seg:off (segment and paging) without writing. */
+  probeWrite(seg: number, off: number, len: number): void {
+    const lin = this.checkWrite(seg, off, len);
+    this.probeLinearWrite(lin, len);
+  }
+  probeRead(seg: number, off: number, len: number): void {
+    const lin = this.checkRead(seg, off, len);
+    if (this.paging) { this.translate(lin, this.userAcc()); this.translate((lin + len - 1) >>> 0, this.userAcc()); }
+  }
+
+  // ====================================================================
+  // Operands of a decoded instruction
+  // ====================================================================
+
+  /** Effective address offset (masked to the address size). */
+  ea(i: Insn): number {
+    const r = this.r32;
+    const off = r[i.base] + (r[i.index] << i.scale) + i.disp;
+    return i.asize === 32 ? off >>> 0 : off & 0xffff;
+  }
+
+  getE(i: Insn): number {
+    return i.mod === 3 ? this.getReg(i.rm, i.size) : this.readSz(i.seg, this.ea(i), i.size);
+  }
+  setE(i: Insn, v: number): void {
+    if (i.mod === 3) this.setReg(i.rm, i.size, v); else this.writeSz(i.seg, this.ea(i), i.size, v);
+  }
+  getG(i: Insn): number { return this.getReg(i.reg, i.size); }
+  setG(i: Insn, v: number): void { this.setReg(i.reg, i.size, v); }
+
+  // ====================================================================
+  // Stack
+  // ====================================================================
+
+  /** SP-relative offset `delta` from the current stack pointer, wrapped to the stack size. */
+  spOff(delta: number): number {
+    return this.stack32 ? (this.r32[ESP] + delta) >>> 0 : (this.r32[ESP] + delta) & 0xffff;
+  }
+  setSp(v: number): void {
+    if (this.stack32) this.r32[ESP] = v; else this.r16[ESP << 1] = v;
+  }
+  push16(v: number): void {
+    const off = this.spOff(-2);
+    this.write16(SS, off, v);
+    this.setSp(off);
+  }
+  push32(v: number): void {
+    const off = this.spOff(-4);
+    this.write32(SS, off, v);
+    this.setSp(off);
+  }
+  push(size: number, v: number): void { if (size === 4) this.push32(v); else this.push16(v); }
+  pop16(): number {
+    const off = this.spOff(0);
+    const v = this.read16(SS, off);
+    this.setSp(this.spOff(2));
+    return v;
+  }
+  pop32(): number {
+    const off = this.spOff(0);
+    const v = this.read32(SS, off);
+    this.setSp(this.spOff(4));
+    return v;
+  }
+  pop(size: number): number { return size === 4 ? this.pop32() : this.pop16(); }
+
+  // ====================================================================
+  // Instruction fetch and the decoded-instruction cache
+  // ====================================================================
+
+  /** Fetches a code byte at CS:off (CS limit and paging checked). Used by the decoder. */
+  fetchCode8(off: number): number {
+    const o = this.code32 ? off >>> 0 : off & 0xffff;
+    if (o > this.segLimit[CS]) this.raise(GP, 0);
+    return this.mem.read8(this.translate((this.segBase[CS] + o) >>> 0, this.userAcc() | ACC_FETCH));
+  }
+
+  invalidateCodeFrame(frame: number): void {
+    if (this.codeCache[frame]) {
+      this.codeCache[frame] = undefined;
+      this.stats.codeInvalidations++;
+    }
+    this.mem.pageKind[frame] &= ~PAGE_CODE;
+  }
+
+  flushCodeCache(): void {
+    for (let f = 0; f < this.codeCache.length; f++) if (this.codeCache[f]) this.invalidateCodeFrame(f);
+  }
+
+  /** Decodes (or finds in the cache) the instruction at CS:EIP. */
+  private fetchInsn(): Insn {
+    const lin = (this.segBase[CS] + this.eip) >>> 0;
+    const mode = this.code32 ? 1 : 0;
+    if (this.decodeCacheEnabled) {
+      const phys = this.translate(lin, this.userAcc() | ACC_FETCH);
+      const frame = phys >>> 12;
+      if (phys < this.mem.ramSize) {
+        const page = this.codeCache[frame];
+        if (page !== undefined) {
+          const c = page[phys & 0xfff];
+          if (c !== undefined && c.mode === mode) {
+            this.stats.cacheHits++;
+            return c;
+          }
+        }
+        const i = new Insn();
+        decode(this, i, this.eip);
+        this.stats.decodes++;
+        // Cache only instructions that lie wholly inside one page of RAM.
+        if ((lin & 0xfff) + i.len <= 0x1000 && this.mem.isRam(phys)) {
+          let p = this.codeCache[frame];
+          if (p === undefined) {
+            p = new Array<Insn>(4096);
+            this.codeCache[frame] = p;
+            this.mem.pageKind[frame] |= PAGE_CODE;
+          }
+          p[phys & 0xfff] = i;
+        }
+        return i;
+      }
+    }
+    const i = this.scratchInsn;
+    decode(this, i, this.eip);
+    this.stats.decodes++;
+    return i;
+  }
+
+  // ====================================================================
+  // The run loop
+  // ====================================================================
+
+  requestStop(): void { this.stopReason = Exit.Stopped; }
+
+  /** Executes up to `budget` instructions. */
+  run(budget: number): Exit {
+    const end = this.icount + budget;
+    this.stopReason = -1;
+    while (this.icount < end) {
+      if (this.stopReason !== -1) {
+        const r = this.stopReason;
+        this.stopReason = -1;
+        return r;
+      }
+      // External interrupts and NMI at the instruction boundary (SDM Vol.3A §6.9 priorities).
+      if (this.nmiPending && !this.nmiBlocked && this.icount >= this.inhibitUntil) {
+        this.nmiPending = false;
+        this.nmiBlocked = true;
+        this.halted = false;
+        if (!this.deliver(2, INT_EXT, -1)) return Exit.Shutdown;
+      } else if ((this.flags & IF) && this.intr !== null && this.icount >= this.inhibitUntil && this.intr.pending()) {
+        this.halted = false;
+        const vec = this.intr.ack();
+        if (!this.deliver(vec & 0xff, INT_EXT, -1)) return Exit.Shutdown;
+      }
+      if (this.halted) return Exit.Halt;
+      try {
+        this.step();
+      } catch (e) {
+        if (e === FAULT) {
+          this.eip = this.startEip;
+          if (!this.deliverFault()) return Exit.Shutdown;
+        } else if (e instanceof GuestError) {
+          this.eip = this.startEip;
+          this.guestError = e.message;
+          return Exit.GuestError;
+        } else {
+          throw e;
+        }
+      }
+    }
+    return Exit.Budget;
+  }
+
+  /** Executes exactly one instruction (no interrupt check). Faults propagate as FAULT. */
+  step(): void {
+    this.startEip = this.eip;
+    const tfBefore = this.flags & TF;
+    if (this.dr7Exec) this.checkExecBreakpoints();
+    const i = this.fetchInsn();
+    const next = this.eip + i.len;
+    if (this.code32) {
+      if (next - 1 > this.segLimit[CS]) this.raise(GP, 0);
+      this.eip = next >>> 0;
+    } else {
+      if (((this.startEip + i.len - 1) & 0xffff) > this.segLimit[CS] && this.segLimit[CS] < 0xffff) this.raise(GP, 0);
+      this.eip = next & 0xffff;
+    }
+    this.icount++;
+    this.flags &= ~RF;
+    i.exec(this, i);
+    // Single-step trap after the instruction (SDM Vol.3A §17.3.1.4). MOV SS/POP SS suppress it for one instruction.
+    if ((tfBefore || this.pendingDbTrap) && this.inhibitUntil !== this.icount + 1) {
+      const bits = this.pendingDbTrap | (tfBefore ? 0x4000 : 0);
+      this.pendingDbTrap = 0;
+      if (bits) {
+        this.dr[6] = (this.dr[6] & ~0x400f) | bits;
+        this.raiseTrap(DB);
+      }
+    }
+  }
+
+  /** Delivers a trap-class exception whose return address is the next instruction. */
+  private raiseTrap(vec: number): void {
+    this.startEip = this.eip;
+    this.raise(vec);
+  }
+
+  /** Delivers the pending fault, escalating to #DF and to shutdown (SDM Vol.3A §6.15, Table 6-5). */
+  private deliverFault(): boolean {
+    let vec = this.excVector, err = this.excError;
+    this.lastException = vec;
+    for (;;) {
+      if (this.deliver(vec, INT_EXC, err)) return true;
+      if (this.shutdownReason) return false;
+      const second = this.excVector;
+      if (vec === DF_) return this.tripleFault('fault while delivering #DF');
+      if (doubleFaultCombo(vec, second)) { vec = DF_; err = 0; }
+      else { vec = second; err = this.excError; }
+    }
+  }
+
+  /** Delivers one interrupt/exception; false when delivery itself faulted (excVector set) or shutdown. */
+  private deliver(vec: number, kind: number, err: number): boolean {
+    try {
+      this.halted = false;
+      deliverInterrupt(this, vec, kind, err, this.eip);
+      return true;
+    } catch (e) {
+      if (e === FAULT) return false;
+      if (e instanceof GuestError) {
+        this.guestError = e.message;
+        this.shutdownReason = e.message;
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  tripleFault(why: string): false {
+    this.shutdownReason = `triple fault (${why})`;
+    this.onShutdown?.(this.shutdownReason);
+    return false;
+  }
+
+  /** Executes INT n / INT3 / INTO / INT1 from an instruction (software interrupt semantics). */
+  softwareInterrupt(vec: number, kind: number): void {
+    deliverInterrupt(this, vec, kind, -1, this.eip);
+  }
+
+  // ====================================================================
+  // Debug registers (execution breakpoints)
+  // ====================================================================
+
+  dr7Exec = false;
+
+  updateDebugRegs(): void {
+    const d7 = this.dr[7];
+    let exec = false;
+    for (let n = 0; n < 4; n++) {
+      const en = (d7 >>> (n * 2)) & 3;
+      const rw = (d7 >>> (16 + n * 4)) & 3;
+      if (en && rw === 0) exec = true;
+    }
+    this.dr7Exec = exec;
+  }
+
+  private checkExecBreakpoints(): void {
+    if (this.flags & RF) return;
+    const lin = (this.segBase[CS] + this.eip) >>> 0;
+    const d7 = this.dr[7];
+    let hit = 0;
+    for (let n = 0; n < 4; n++) {
+      const en = (d7 >>> (n * 2)) & 3;
+      const rw = (d7 >>> (16 + n * 4)) & 3;
+      if (en && rw === 0 && this.dr[n] === lin) hit |= 1 << n;
+    }
+    if (hit) {
+      this.dr[6] = (this.dr[6] & ~0xf) | hit;
+      this.raise(DB);
+    }
+  }
+
+  // ====================================================================
+  // Misc helpers used by instruction handlers
+  // ====================================================================
+
+  /** IOPL-sensitive instruction check (CLI/STI/IN/OUT): true when CPL <= IOPL. */
+  iopl(): number { return (this.flags & IOPL) >>> 12; }
+
+  /** Checks I/O permission for `size` bytes at `port` (SDM Vol.1 §18.5.2): IOPL, then the TSS I/O bitmap. */
+  checkIo(port: number, size: number): void {
+    if (!(this.cr0 & CR0_PE)) return;
+    if (!(this.flags & VM) && this.cpl <= this.iopl()) return;
+    // Only a 32-bit TSS has an I/O bitmap.
+    const type = this.tr.ar & 0x0f;
+    if (type !== 0x09 && type !== 0x0b) this.raise(GP, 0);
+    if (this.tr.limit < 0x67) this.raise(GP, 0);
+    const mapBase = this.sread16((this.tr.base + 0x66) >>> 0);
+    const byteOff = mapBase + (port >>> 3);
+    if (byteOff + 1 > this.tr.limit) this.raise(GP, 0);
+    const bits = this.sread16((this.tr.base + byteOff) >>> 0);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) this.raise(GP, 0);
+  }
+
+  /** EFLAGS bits writable by POPF/IRET at the current privilege (SDM Vol.2B POPF). */
+  eflagsWriteMask(size: number): number {
+    let m = CF | PF | AF | ZF | SF | TF | DF | OF | NT | AC | ID | 0x2;
+    if (!(this.cr0 & CR0_PE)) m |= IOPL | IF; // real mode: the 386 can set IOPL and NT
+    else {
+      if (this.cpl === 0) m |= IOPL;
+      if (this.cpl <= this.iopl()) m |= IF;
+    }
+    if (size === 2) m &= 0xffff;
+    return m;
+  }
+
+  /** Describes the state briefly (for errors and dumps). */
+  describe(): string {
+    const h = (v: number, n = 8) => (v >>> 0).toString(16).padStart(n, '0');
+    const r = this.r32;
+    return `EAX=${h(r[0])} EBX=${h(r[3])} ECX=${h(r[1])} EDX=${h(r[2])} ESI=${h(r[6])} EDI=${h(r[7])} EBP=${h(r[5])} ESP=${h(r[4])}\n` +
+      `EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} CS=${h(this.segSel[CS], 4)} SS=${h(this.segSel[SS], 4)} DS=${h(this.segSel[DS], 4)} ES=${h(this.segSel[ES], 4)} FS=${h(this.segSel[FS], 4)} GS=${h(this.segSel[GS], 4)}\n` +
+      `CR0=${h(this.cr0)} CR2=${h(this.cr2)} CR3=${h(this.cr3)} CR4=${h(this.cr4)} mode=${this.protectedMode ? (this.code32 ? 'pm32' : 'pm16') : (this.flags & VM ? 'v86' : 'real')}`;
+  }
+
+  // ---- TLB hooks (the software TLB lives in src/mmu; without it these only keep state consistent) ----
+
+  /** Drops cached translations: all of them (`global`) or all non-global ones (a CR3 load). */
+  flushTlb(_global: boolean): void {}
+  /** INVLPG: drops the translation of one linear page. */
+  invlpg(_lin: number): void {}
+
+  // ---- time stamp counter: derived from executed instructions, so runs are deterministic ----
+  tscOffset = 0n;
+  readTsc(): bigint { return BigInt(this.icount) + this.tscOffset; }
+  writeTsc(v: bigint): void { this.tscOffset = v - BigInt(this.icount); }
+
+  /** What CPUID reports: derived from what is attached. */
+  apicId = 0;
+  hasApic = false;
+  cpuidPolicy(): CpuidPolicy {
+    return { fpu: this.fpu !== null, fxsr: this.fpu !== null && this.fpu.hasFxsr === true, apic: this.hasApic, apicId: this.apicId };
+  }
+
+  /** Called after CR0/CR3/CR4 writes that change translations. */
+  pagingChanged(): void {
+    this.updateMode();
+    for (let s = 0; s < 6; s++) this.recomputeSegWindow(s);
+  }
+}
+
+// Exception classes for double-fault detection (SDM Vol.3A Table 6-4, 6-5).
+function isContributory(v: number): boolean { return v === 0 || (v >= 10 && v <= 13); }
+function doubleFaultCombo(first: number, second: number): boolean {
+  if (isContributory(first) && isContributory(second)) return true;
+  if (first === PF_ && (isContributory(second) || second === PF_)) return true;
+  return false;
+}
+
+export { ACC_WRITE, ACC_USER, ACC_FETCH, CR4_PGE, CR0_NE, DB, IF };
+export const R8 = R8_INDEX;

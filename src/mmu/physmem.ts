@@ -1,0 +1,134 @@
+import type { AccessSize, MmioIo } from '../cpu/interfaces';
+
+/** Page kinds, one byte per 4 KiB physical frame below the end of RAM. */
+export const PAGE_RAM = 0;
+/** Frame is claimed by MMIO (overlaid on RAM, e.g. a VGA window). */
+export const PAGE_MMIO = 1;
+/** Frame holds decoded code: writes must invalidate the code cache first. */
+export const PAGE_CODE = 2;
+
+const NO_MMIO: MmioIo = {
+  mmioRead: (_a, size) => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff),
+  mmioWrite: () => {},
+};
+
+/**
+ * Guest physical memory: one ArrayBuffer of RAM starting at physical address 0,
+ * and MMIO for everything else (above RAM, or frames explicitly overlaid).
+ *
+ * Every access is bounds-checked here; nothing a guest supplies can reach outside
+ * `ram`. Writes to frames marked PAGE_CODE call `onCodeWrite` before the write so
+ * decoded instructions derived from that frame are dropped (self-modifying code,
+ * and DMA over code, behave as on hardware).
+ */
+export class PhysMemory {
+  readonly ram: Uint8Array;
+  readonly view: DataView;
+  readonly ramSize: number;
+  /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_CODE bits. */
+  readonly pageKind: Uint8Array;
+  mmio: MmioIo;
+  /** Called with the frame number before a write lands in a PAGE_CODE frame. */
+  onCodeWrite: (frame: number) => void = () => {};
+
+  constructor(ramBytes: number | ArrayBuffer, mmio?: MmioIo) {
+    const buf = typeof ramBytes === 'number' ? new ArrayBuffer(ramBytes) : ramBytes;
+    if (buf.byteLength % 4096 !== 0) throw new Error(`RAM size ${buf.byteLength} is not a multiple of 4 KiB`);
+    this.ram = new Uint8Array(buf);
+    this.view = new DataView(buf);
+    this.ramSize = buf.byteLength;
+    this.pageKind = new Uint8Array(this.ramSize >>> 12);
+    this.mmio = mmio ?? NO_MMIO;
+  }
+
+  /** Routes [base, base+size) below the end of RAM to MMIO instead of RAM. */
+  overlayMmio(base: number, size: number): void {
+    for (let f = base >>> 12; f < Math.min((base + size + 4095) >>> 12, this.pageKind.length); f++) this.pageKind[f] |= PAGE_MMIO;
+  }
+
+  isRam(phys: number): boolean {
+    return phys < this.ramSize && (this.pageKind[phys >>> 12] & PAGE_MMIO) === 0;
+  }
+
+  read8(p: number): number {
+    if (p < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.ram[p];
+    return this.mmio.mmioRead(p, 1) & 0xff;
+  }
+
+  read16(p: number): number {
+    if ((p & 0xfff) !== 0xfff && p + 1 < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.view.getUint16(p, true);
+    if ((p & 0xfff) !== 0xfff && p >= this.ramSize) return this.mmio.mmioRead(p, 2) & 0xffff;
+    return this.read8(p) | (this.read8((p + 1) >>> 0) << 8);
+  }
+
+  read32(p: number): number {
+    if ((p & 0xfff) <= 0xffc && p + 3 < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.view.getUint32(p, true);
+    if ((p & 0xfff) <= 0xffc && p >= this.ramSize) return this.mmio.mmioRead(p, 4) >>> 0;
+    return (this.read16(p) | (this.read16((p + 2) >>> 0) << 16)) >>> 0;
+  }
+
+  write8(p: number, v: number): void {
+    if (p < this.ramSize) {
+      const k = this.pageKind[p >>> 12];
+      if (k === PAGE_RAM) { this.ram[p] = v; return; }
+      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.ram[p] = v; return; }
+    }
+    this.mmio.mmioWrite(p, 1, v & 0xff);
+  }
+
+  write16(p: number, v: number): void {
+    if ((p & 0xfff) !== 0xfff && p + 1 < this.ramSize) {
+      const k = this.pageKind[p >>> 12];
+      if (k === PAGE_RAM) { this.view.setUint16(p, v, true); return; }
+      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.view.setUint16(p, v, true); return; }
+    } else if ((p & 0xfff) !== 0xfff && p >= this.ramSize) {
+      this.mmio.mmioWrite(p, 2, v & 0xffff);
+      return;
+    }
+    this.write8(p, v & 0xff);
+    this.write8((p + 1) >>> 0, (v >>> 8) & 0xff);
+  }
+
+  write32(p: number, v: number): void {
+    if ((p & 0xfff) <= 0xffc && p + 3 < this.ramSize) {
+      const k = this.pageKind[p >>> 12];
+      if (k === PAGE_RAM) { this.view.setUint32(p, v >>> 0, true); return; }
+      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.view.setUint32(p, v >>> 0, true); return; }
+    } else if ((p & 0xfff) <= 0xffc && p >= this.ramSize) {
+      this.mmio.mmioWrite(p, 4, v >>> 0);
+      return;
+    }
+    this.write16(p, v & 0xffff);
+    this.write16((p + 2) >>> 0, (v >>> 16) & 0xffff);
+  }
+
+  /**
+   * Checks a guest-supplied DMA range against RAM. Catches `addr + len` overflow.
+   * Returns false for anything that is not wholly inside RAM.
+   */
+  rangeOk(addr: number, len: number): boolean {
+    return Number.isInteger(addr) && Number.isInteger(len) && addr >= 0 && len >= 0 && addr <= this.ramSize && len <= this.ramSize - addr;
+  }
+
+  /** DMA write from a device: bounds-checked, invalidates decoded code it overwrites. */
+  dmaWrite(addr: number, data: Uint8Array): void {
+    if (!this.rangeOk(addr, data.length)) throw new RangeError(`DMA write of ${data.length} bytes at ${addr.toString(16)} is outside guest RAM`);
+    for (let f = addr >>> 12; f <= (addr + data.length - 1) >>> 12 && data.length > 0; f++) if (this.pageKind[f] & PAGE_CODE) this.onCodeWrite(f);
+    this.ram.set(data, addr);
+  }
+
+  /** DMA read for a device: bounds-checked; returns a copy. */
+  dmaRead(addr: number, len: number): Uint8Array {
+    if (!this.rangeOk(addr, len)) throw new RangeError(`DMA read of ${len} bytes at ${addr.toString(16)} is outside guest RAM`);
+    return this.ram.slice(addr, addr + len);
+  }
+
+  /** Debugger/loader access: never triggers MMIO side effects (MMIO reads as 0xff). */
+  peek8(p: number): number {
+    return this.isRam(p) ? this.ram[p] : 0xff;
+  }
+
+  readSized(p: number, size: AccessSize): number {
+    return size === 1 ? this.read8(p) : size === 2 ? this.read16(p) : this.read32(p);
+  }
+}
