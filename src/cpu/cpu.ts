@@ -1,6 +1,6 @@
 import {
   AC, AF, ARITH_FLAGS, AR_DB, AR_P, AR_S, CF, CR0_ET, CR0_PE, CR0_PG, CR0_WP, CS, DB, DF, DF_, DS, ES, ESP, FS, GP, GS, ID, IF,
-  IOPL, NT, OF, PF, PF_, REG_ZERO, RF, SF, SS, SS_, TF, VM, ZF, CR4_PSE, CR4_PGE, CR4_PAE, CR0_NE, CR0_CD, CR0_NW, EDX,
+  IOPL, NT, OF, PF, PF_, REG_ZERO, RF, SF, SS, SS_, TF, VM, ZF, CR4_PSE, CR4_PGE, CR4_PAE, CR0_NE, CR0_CD, CR0_NW, EDX, CR0_AM, AC_,
 } from './consts';
 import { Exit, type InterruptLine, type MsrHandler, type PortIo } from './interfaces';
 import { Insn } from './insn';
@@ -103,6 +103,8 @@ export class Cpu {
   code32 = false;
   /** SS.B: stack pointer is ESP (else SP). */
   stack32 = false;
+  /** Alignment checking active: CR0.AM, EFLAGS.AC and CPL 3 (SDM Vol.3A §6.15, #AC). */
+  alignCheck = false;
   /** CR0.PE set and EFLAGS.VM clear. */
   protectedMode = false;
   paging = false;
@@ -232,6 +234,7 @@ export class Cpu {
     this.code32 = pe && !vm && (this.segAr[CS] & AR_DB) !== 0;
     this.stack32 = pe && !vm && (this.segAr[SS] & AR_DB) !== 0;
     this.cpl = !pe ? 0 : vm ? 3 : this.segSel[CS] & 3;
+    this.alignCheck = (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
   }
 
   /** Loads a segment's hidden cache and recomputes its fast-check window. */
@@ -354,6 +357,7 @@ export class Cpu {
     this.flags = (v & 0x003f7fd5) | 2;
     this.lfMask = 0;
     if ((this.flags & VM) !== oldVm) this.updateMode();
+    this.alignCheck = (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
   }
 
   /** Materialises the lazy flags into `flags` (used before partial updates such as INC's CF preservation). */
@@ -465,6 +469,7 @@ export class Cpu {
   lwrite16(lin: number, v: number): void {
     if ((lin & 0xfff) === 0xfff) {
       // Page-crossing: translate both pages before writing anything (no partial write on #PF).
+      // CR2 names the first byte of the second page when that page faults.
       const acc = this.userAcc() | ACC_WRITE;
       const p0 = this.translate(lin, acc), p1 = this.translate((lin + 1) >>> 0, acc);
       this.mem.write8(p0, v & 0xff);
@@ -476,9 +481,9 @@ export class Cpu {
   lwrite32(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffc) {
       const acc = this.userAcc() | ACC_WRITE;
-      const p0 = this.translate(lin, acc), p1 = this.translate((lin + 3) >>> 0, acc);
       const n0 = 0x1000 - (lin & 0xfff);
-      for (let k = 0; k < 4; k++) this.mem.write8(k < n0 ? p0 + k : p1 - 3 + k, (v >>> (8 * k)) & 0xff);
+      const p0 = this.translate(lin, acc), p1 = this.translate((lin + n0) >>> 0, acc);
+      for (let k = 0; k < 4; k++) this.mem.write8(k < n0 ? p0 + k : p1 + k - n0, (v >>> (8 * k)) & 0xff);
       return;
     }
     this.mem.write32(this.translate(lin, this.userAcc() | ACC_WRITE), v);
@@ -488,10 +493,9 @@ export class Cpu {
   lwriteAs(lin: number, size: number, v: number, user: boolean): void {
     const acc = ACC_WRITE | (user ? ACC_USER : 0);
     const p0 = this.translate(lin, acc);
-    const last = (lin + size - 1) >>> 0;
-    const p1 = (last & ~0xfff) !== (lin & ~0xfff) ? this.translate(last, acc) - (size - 1) : p0;
     const n0 = 0x1000 - (lin & 0xfff);
-    for (let k = 0; k < size; k++) this.mem.write8(k < n0 ? p0 + k : p1 + k, (v >>> (8 * k)) & 0xff);
+    const p1 = n0 < size ? this.translate((lin + n0) >>> 0, acc) : p0 + n0;
+    for (let k = 0; k < size; k++) this.mem.write8(k < n0 ? p0 + k : p1 + k - n0, (v >>> (8 * k)) & 0xff);
   }
   /** Reads with an explicit privilege. */
   lreadAs(lin: number, size: number, user: boolean): number {
@@ -505,9 +509,9 @@ export class Cpu {
   probeLinearWrite(lin: number, len: number): void {
     if (!this.paging || len <= 0) return;
     const acc = this.userAcc() | ACC_WRITE;
+    // Every page the range touches, first byte of each (CR2 names the first faulting byte).
     this.translate(lin, acc);
-    const last = (lin + len - 1) >>> 0;
-    if ((last & ~0xfff) !== (lin & ~0xfff)) this.translate(last, acc);
+    for (let p = ((lin | 0xfff) + 1) >>> 0, end = lin + len; p < end && p !== 0; p = (p + 0x1000) >>> 0) this.translate(p, acc);
   }
 
   // Supervisor (implicit) accesses: descriptor tables, TSS, IDT. CPL is ignored (SDM Vol.3A §4.6.1).
@@ -525,11 +529,15 @@ export class Cpu {
   /** Checks a data access of `size` bytes at seg:off and returns the linear address. */
   private checkRead(seg: number, off: number, size: number): number {
     if (!(this.segPerm[seg] & 1) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.readFault(seg, off, size);
-    return (this.segBase[seg] + off) >>> 0;
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
+    return lin;
   }
   private checkWrite(seg: number, off: number, size: number): number {
     if (!(this.segPerm[seg] & 2) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.writeFault(seg);
-    return (this.segBase[seg] + off) >>> 0;
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
+    return lin;
   }
   private readFault(seg: number, off: number, size: number): never {
     // A limit wrap within a 16-bit real-mode segment still faults on the 386 (SDM Vol.3A §20.1.4 note on wraparound).
@@ -564,7 +572,10 @@ export class Cpu {
   }
   probeRead(seg: number, off: number, len: number): void {
     const lin = this.checkRead(seg, off, len);
-    if (this.paging) { this.translate(lin, this.userAcc()); this.translate((lin + len - 1) >>> 0, this.userAcc()); }
+    if (this.paging) {
+      this.translate(lin, this.userAcc());
+      for (let p = ((lin | 0xfff) + 1) >>> 0, end = lin + len; p < end && p !== 0; p = (p + 0x1000) >>> 0) this.translate(p, this.userAcc());
+    }
   }
 
   // ====================================================================

@@ -171,6 +171,7 @@ export function writeCr0(cpu: Cpu, v: number): void {
     cpu.flushTlb(true);
     cpu.pagingChanged();
   }
+  cpu.updateMode(); // CR0.AM feeds alignment checking
 }
 export function writeCr4(cpu: Cpu, v: number): void {
   if (v & ~CR4_WRITABLE) cpu.raise(GP, 0);

@@ -1,0 +1,87 @@
+// Character backends a serial port (or the 0xE9 console) talks to: an in-memory
+// buffer (tests, scripted input), a host fd (stdio, a file), or nothing.
+
+import * as fs from 'node:fs';
+import type { AioContext } from '../aio/aio-context';
+import type { FdHandler } from '../aio/aio-context';
+
+export interface CharBackend {
+  /** Guest output. */
+  write(data: Uint8Array): void;
+  /** Where host input goes; the frontend installs this. */
+  setReceiver(rx: ((data: Uint8Array) => void) | null): void;
+}
+
+/** Output kept in memory; input injected with `input()`. What the tests use. */
+export class BufferCharBackend implements CharBackend {
+  private chunks: number[] = [];
+  private rx: ((data: Uint8Array) => void) | null = null;
+  private pendingInput: Uint8Array[] = [];
+
+  write(data: Uint8Array): void {
+    for (const b of data) this.chunks.push(b);
+  }
+
+  setReceiver(rx: ((data: Uint8Array) => void) | null): void {
+    this.rx = rx;
+    if (rx) for (const d of this.pendingInput.splice(0)) rx(d);
+  }
+
+  /** Queue host input (a string is sent as Latin-1 bytes). */
+  input(data: string | Uint8Array): void {
+    const bytes = typeof data === 'string' ? Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff) : data;
+    if (this.rx) this.rx(bytes);
+    else this.pendingInput.push(bytes);
+  }
+
+  get bytes(): Uint8Array {
+    return Uint8Array.from(this.chunks);
+  }
+
+  get text(): string {
+    return String.fromCharCode(...this.chunks);
+  }
+
+  clear(): void {
+    this.chunks = [];
+  }
+}
+
+/**
+ * Output to a host fd (stdout, a file) with fs.writeSync; optional input from a
+ * host fd through the AioContext's fd handlers (stdin, a file, a pipe).
+ */
+export class FdCharBackend implements CharBackend {
+  private rx: ((data: Uint8Array) => void) | null = null;
+  private handler: FdHandler | null = null;
+
+  constructor(
+    private readonly outFd: number | null,
+    private readonly inFd: number | null = null,
+    private readonly aio: AioContext | null = null,
+  ) {}
+
+  write(data: Uint8Array): void {
+    if (this.outFd === null) return;
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(this.outFd, data, off, data.length - off);
+  }
+
+  setReceiver(rx: ((data: Uint8Array) => void) | null): void {
+    this.rx = rx;
+    if (rx && this.inFd !== null && this.aio && !this.handler) {
+      this.handler = this.aio.addFdHandler(this.inFd, { read: (d) => this.rx?.(d) });
+    }
+  }
+
+  close(): void {
+    if (this.handler) this.aio?.removeFdHandler(this.handler);
+    this.handler = null;
+  }
+}
+
+/** Discards output, never produces input. */
+export class NullCharBackend implements CharBackend {
+  write(): void {}
+  setReceiver(): void {}
+}
