@@ -53,6 +53,8 @@ export class Cpu {
   /** High 32 bits of the GPRs (long mode, later). */
   readonly rhi = new Int32Array(16);
   eip = 0;
+  /** Offset of the memory operand of the current read-modify-write instruction. */
+  rmwOff = 0;
   /** EIP of the instruction being executed (faults restart here). */
   startEip = 0;
 
@@ -143,7 +145,13 @@ export class Cpu {
   readonly decodeCacheEnabled: boolean;
   private readonly codeCache: (Insn[] | undefined)[];
   private readonly scratchInsn = new Insn();
-  stats = { decodes: 0, cacheHits: 0, codeInvalidations: 0 };
+  /** Counters (plain fields: no object indirection on the hot path). */
+  statDecodes = 0;
+  statCacheHits = 0;
+  statCodeInvalidations = 0;
+  get stats(): { decodes: number; cacheHits: number; codeInvalidations: number } {
+    return { decodes: this.statDecodes, cacheHits: this.statCacheHits, codeInvalidations: this.statCodeInvalidations };
+  }
 
   constructor(mem: PhysMemory, io: PortIo, opts: CpuOptions = {}) {
     this.mem = mem;
@@ -648,7 +656,7 @@ export class Cpu {
   invalidateCodeFrame(frame: number): void {
     if (this.codeCache[frame]) {
       this.codeCache[frame] = undefined;
-      this.stats.codeInvalidations++;
+      this.statCodeInvalidations++;
     }
     this.mem.pageKind[frame] &= ~PAGE_CODE;
   }
@@ -669,13 +677,13 @@ export class Cpu {
         if (page !== undefined) {
           const c = page[phys & 0xfff];
           if (c !== undefined && c.mode === mode) {
-            this.stats.cacheHits++;
+            this.statCacheHits++;
             return c;
           }
         }
         const i = new Insn();
         decode(this, i, this.eip);
-        this.stats.decodes++;
+        this.statDecodes++;
         // Cache only instructions that lie wholly inside one page of RAM.
         if ((lin & 0xfff) + i.len <= 0x1000 && this.mem.isRam(phys)) {
           let p = this.codeCache[frame];
@@ -691,7 +699,7 @@ export class Cpu {
     }
     const i = this.scratchInsn;
     decode(this, i, this.eip);
-    this.stats.decodes++;
+    this.statDecodes++;
     return i;
   }
 

@@ -82,14 +82,17 @@ export function testEG(cpu: Cpu, i: Insn): void { and(cpu, cpu.getE(i), cpu.getR
 export function testAI(cpu: Cpu, i: Insn): void { and(cpu, cpu.getReg(EAX, i.size), trunc(i.imm, i.size), i.size); }
 export function testEI(cpu: Cpu, i: Insn): void { and(cpu, cpu.getE(i), trunc(i.imm, i.size), i.size); }
 
-/** Applies fn to the E operand in place (read-modify-write). */
-function rmwE(cpu: Cpu, i: Insn, fn: (v: number) => number): void {
-  const s = i.size;
-  if (i.mod === 3) cpu.setReg(i.rm, s, fn(cpu.getReg(i.rm, s)));
-  else {
-    const off = cpu.ea(i);
-    cpu.writeSz(i.seg, off, s, fn(cpu.readRmw(i.seg, off, s)));
-  }
+/** Reads the E operand of a read-modify-write instruction (remembering the offset for rmwWrite). */
+function rmwRead(cpu: Cpu, i: Insn): number {
+  if (i.mod === 3) return cpu.getReg(i.rm, i.size);
+  const off = cpu.ea(i);
+  cpu.rmwOff = off;
+  return cpu.readRmw(i.seg, off, i.size);
+}
+/** Writes back the E operand read by rmwRead. No closures: nothing is allocated per instruction. */
+function rmwWrite(cpu: Cpu, i: Insn, v: number): void {
+  if (i.mod === 3) cpu.setReg(i.rm, i.size, v);
+  else cpu.writeSz(i.seg, cpu.rmwOff, i.size, v);
 }
 
 function incv(cpu: Cpu, v: number, s: Size): number {
@@ -108,12 +111,12 @@ function decv(cpu: Cpu, v: number, s: Size): number {
   cpu.flags = (cpu.flags & ~CF) | cf;
   return r;
 }
-export function incE(cpu: Cpu, i: Insn): void { rmwE(cpu, i, (v) => incv(cpu, v, i.size)); }
-export function decE(cpu: Cpu, i: Insn): void { rmwE(cpu, i, (v) => decv(cpu, v, i.size)); }
+export function incE(cpu: Cpu, i: Insn): void { rmwWrite(cpu, i, incv(cpu, rmwRead(cpu, i), i.size)); }
+export function decE(cpu: Cpu, i: Insn): void { rmwWrite(cpu, i, decv(cpu, rmwRead(cpu, i), i.size)); }
 export function incZ(cpu: Cpu, i: Insn): void { const r = i.op & 7; cpu.setReg(r, i.size, incv(cpu, cpu.getReg(r, i.size), i.size)); }
 export function decZ(cpu: Cpu, i: Insn): void { const r = i.op & 7; cpu.setReg(r, i.size, decv(cpu, cpu.getReg(r, i.size), i.size)); }
-export function notE(cpu: Cpu, i: Insn): void { rmwE(cpu, i, (v) => trunc(~v, i.size)); }
-export function negE(cpu: Cpu, i: Insn): void { rmwE(cpu, i, (v) => sub(cpu, 0, v, i.size)); }
+export function notE(cpu: Cpu, i: Insn): void { rmwWrite(cpu, i, trunc(~rmwRead(cpu, i), i.size)); }
+export function negE(cpu: Cpu, i: Insn): void { rmwWrite(cpu, i, sub(cpu, 0, rmwRead(cpu, i), i.size)); }
 
 // ---- shifts and rotates (group 2: ROL ROR RCL RCR SHL SHR SAL SAR) -------------------------------
 
@@ -205,7 +208,7 @@ export function shiftE(cpu: Cpu, i: Insn): void {
     cpu.readRmw(i.seg, cpu.ea(i), i.size);
     return;
   }
-  rmwE(cpu, i, (v) => shiftOp(cpu, i.reg, v, count, i.size));
+  rmwWrite(cpu, i, shiftOp(cpu, i.reg, rmwRead(cpu, i), count, i.size));
 }
 
 /** SHLD/SHRD Ev, Gv, Ib/CL (SDM Vol.2B). */
@@ -214,8 +217,9 @@ export function shldrd(cpu: Cpu, i: Insn): void {
   const right = i.op === 0x1ac || i.op === 0x1ad;
   const count = (i.op === 0x1a5 || i.op === 0x1ad ? cpu.r8[4] : i.imm) & 0x1f;
   const src = cpu.getReg(i.reg, s);
-  rmwE(cpu, i, (v) => {
-    if (count === 0) return v;
+  const v = rmwRead(cpu, i);
+  {
+    if (count === 0) return;
     let r: number, cf: number;
     if (s === 2 && count > 16) {
       // Undefined result (SDM Vol.2B SHLD/SHRD): shift the 32-bit concatenation.
@@ -230,8 +234,8 @@ export function shldrd(cpu: Cpu, i: Insn): void {
     }
     const of = msb(r, s) ^ msb(v, s);
     cpu.setLazySZP(r, s, (cf ? CF : 0) | (of ? OF : 0));
-    return r;
-  });
+    rmwWrite(cpu, i, r);
+  }
 }
 
 // ---- multiply and divide --------------------------------------------------------------------

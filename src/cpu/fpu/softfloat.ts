@@ -567,9 +567,10 @@ export function scale(env: FpEnv, a: F80, b: F80): F80 {
     if (k > 1 << 20) k = 1 << 20;
     if (b.s) k = -k;
   }
-  // Scaling by 0 returns the operand itself: a denormal stays as it is, without
-  // UE and without the unmasked-UE wrap (host-verified).
-  if (k === 0) return canon(a);
+  // Scaling by a zero ST(1) returns the operand itself: a denormal stays as it
+  // is, without UE and without the unmasked-UE wrap. A nonzero ST(1) that
+  // truncates to 0 goes through the normal result path (both host-verified).
+  if (cb === Cls.Zero) return canon(a);
   unpack(a);
   return roundPack(env, a.s, uM, uQ + k, 64);
 }
@@ -602,10 +603,9 @@ export function rem(env: FpEnv, a: F80, b: F80, ieee: boolean): RemResult {
   if (pre) return { r: pre, q: 0, partial: false };
   if (ca === Cls.Inf || cb === Cls.Zero) return { r: invalid(env), q: 0, partial: false };
   if (ca === Cls.Zero) return { r: copy(a), q: 0, partial: false };
+  // Divisor infinite: ST(0) unchanged, no UE even for a denormal (host-verified).
+  if (cb === Cls.Inf) return { r: canon(a), q: 0, partial: false };
   unpack(a); const am = uM, aq = uQ;
-  // ST(0) is returned as the remainder: it goes through the normal result path, so
-  // a denormal is reported (UE) and, with UE unmasked, wrapped (host-verified).
-  if (cb === Cls.Inf) return { r: packExact(env, a.s, am, aq), q: 0, partial: false };
   unpack(b); const bm = uM, bq = uQ;
   const d = aq - bq;
   if (d >= 64) {
@@ -617,6 +617,9 @@ export function rem(env: FpEnv, a: F80, b: F80, ieee: boolean): RemResult {
     if (r === 0n) return { r: zero(a.s), q: 0, partial: true };
     return { r: packExact(env, a.s, r, aq - N), q: 0, partial: true };
   }
+  // |ST(0)| < |ST(1)|/2: ST(0) is the remainder, but it goes through the normal
+  // result path, so a denormal reports UE and is wrapped when UE is unmasked
+  // (host-verified).
   if (d < -1) return { r: packExact(env, a.s, am, aq), q: 0, partial: false };
   const X = am << BigInt(d + 1), Y = bm << 1n;
   let Q = X / Y;
