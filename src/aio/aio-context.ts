@@ -30,7 +30,11 @@ export interface FdCallbacks {
    * register it only while output is pending, and remove it when drained.
    */
   write?: () => void;
-  /** Busy-poll callback: return true when it made progress (no syscall needed). */
+  /**
+   * Polling callback (e.g. a shared-memory queue): called on every poll and
+   * repeatedly during the adaptive busy-poll window; return true when it made
+   * progress. It cannot wake a real wait by itself.
+   */
   poll?: () => boolean;
 }
 
@@ -247,6 +251,7 @@ export class AioContext {
   poll(blocking: boolean): boolean {
     this.stats.polls++;
     let progress = this.runBottomHalves();
+    if (this.runPollCallbacks()) progress = true;
 
     if (blocking && !progress && !this.hasImmediateWork()) {
       progress = this.waitForWork();
@@ -265,7 +270,8 @@ export class AioContext {
     // Virtual time only moves when instructions run, so with every vCPU halted the
     // next virtual deadline is reached by jumping to it (idle skipping).
     const vclock = this.clock instanceof VirtualClock ? this.clock : null;
-    const hasHostSources = this.handlers.some((h) => h.callbacks.read || h.callbacks.poll);
+    // Only watched fds can wake a real wait; poll callbacks progress by polling alone.
+    const hasHostSources = this.handlers.some((h) => h.callbacks.read && !h.isFile);
     if (vclock && !hasHostSources) {
       const d = this.nextDeadline(vclock);
       if (d >= 0) {

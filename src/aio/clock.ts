@@ -18,6 +18,15 @@ export class HostClock implements Clock {
   now(): number {
     return Number(process.hrtime.bigint() - this.origin);
   }
+
+  /**
+   * Host wall-clock time in whole Unix seconds, for seeding a guest RTC's epoch
+   * (RtcOptions.epochSeconds) in non-deterministic runs. Deterministic runs pass
+   * a fixed epoch instead and never call this.
+   */
+  static wallClockSeconds(): number {
+    return Math.floor(Date.now() / 1000);
+  }
 }
 
 /**

@@ -80,6 +80,34 @@ export class FdCharBackend implements CharBackend {
   }
 }
 
+/**
+ * Deterministic input: bytes delivered at fixed times on the AioContext clock (a
+ * virtual clock in deterministic runs), so the same script gives the same run bit
+ * for bit. Output is kept in memory like BufferCharBackend.
+ */
+export class ScriptedCharBackend extends BufferCharBackend {
+  private readonly script: { atNs: number; data: Uint8Array }[];
+
+  constructor(
+    aio: AioContext,
+    script: { atNs: number; data: string | Uint8Array }[],
+  ) {
+    super();
+    this.script = script
+      .map((e) => ({
+        atNs: e.atNs,
+        data: typeof e.data === 'string' ? Uint8Array.from(e.data, (c) => c.charCodeAt(0) & 0xff) : e.data,
+      }))
+      .sort((a, b) => a.atNs - b.atNs);
+    const timer = aio.newTimer(() => {
+      const now = aio.clock.now();
+      while (this.script.length && this.script[0]!.atNs <= now) this.input(this.script.shift()!.data);
+      if (this.script.length) timer.mod(this.script[0]!.atNs);
+    }, 'chardev-script');
+    if (this.script.length) timer.mod(this.script[0]!.atNs);
+  }
+}
+
 /** Discards output, never produces input. */
 export class NullCharBackend implements CharBackend {
   write(): void {}

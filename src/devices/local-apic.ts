@@ -384,9 +384,9 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
   }
 
   private mmioRead(off: number, size: AccessSize): number {
-    const v = this.readRegister(off & 0xff0);
     // Only the low dword of each 16-byte slot is a register; narrower reads see part of it.
     if ((off & 0xc) !== 0) return 0;
+    const v = this.readRegister(off & 0xff0);
     return (v >>> ((off & 3) * 8)) & (size === 4 ? 0xffffffff : (1 << (size * 8)) - 1);
   }
 
