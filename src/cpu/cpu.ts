@@ -6,8 +6,10 @@ import { Exit, type InterruptLine, type MsrHandler, type PortIo } from './interf
 import { Insn } from './insn';
 import { decode } from './decoder';
 import type { PhysMemory } from '../mmu/physmem';
-import { PAGE_CODE } from '../mmu/physmem';
-import { walk32, walkPae, type WalkResult, ACC_WRITE, ACC_USER, ACC_FETCH } from '../mmu/walker';
+import { PAGE_TRACKED } from '../mmu/physmem';
+import { walk32, walkPae, newWalkResult, ACC_WRITE, ACC_USER, ACC_FETCH } from '../mmu/walker';
+import { Rmap, type RmapOwner, type RmapStats } from '../mmu/rmap';
+import { Tlb, TLB_D, TLB_G, TLB_U, TLB_V, TLB_W, TLB_X, type TlbStats } from '../mmu/tlb';
 import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
 import type { CpuidPolicy } from './cpuid';
@@ -41,9 +43,18 @@ export interface DescriptorTableReg { base: number; limit: number }
 export interface CpuOptions {
   /** Cache decoded instructions by physical address (fast path; default on). */
   decodeCache?: boolean;
+  /** Cache translations in the software TLB (fast path; default on). Off: every access walks. */
+  tlb?: boolean;
+  /** Keep other address spaces' translations across CR3 loads (default on). */
+  tlbKeepAcrossCr3?: boolean;
+  /** Reverse-map pool capacity (entries). */
+  rmapCapacity?: number;
 }
 
-export class Cpu {
+/** Rmap keys: bit 30 marks a decoded-code page (low bits: frame); otherwise a TLB entry. */
+const CODE_KEY = 1 << 30;
+
+export class Cpu implements RmapOwner {
   // ---- registers -------------------------------------------------------
   private readonly regBuf = new ArrayBuffer(4 * 18);
   /** Low 32 bits of the 16 GPRs; index 16 is REG_ZERO (always 0), 17 scratch. */
@@ -153,13 +164,46 @@ export class Cpu {
     return { decodes: this.statDecodes, cacheHits: this.statCacheHits, codeInvalidations: this.statCodeInvalidations };
   }
 
+  // ---- MMU: software TLB and reverse map ----------------------------------
+  readonly rmap: Rmap;
+  readonly tlb: Tlb;
+  readonly tlbEnabled: boolean;
+  /** The current address space's TLB entries (fast path). */
+  private tlbCur: Int32Array;
+  /** Entry bits a hit needs, by access kind (ACC_* bits). */
+  private readonly tlbNeed = new Int32Array(8);
+  private readonly codeGen: Int32Array;
+  private codeGenNext = 1;
+
   constructor(mem: PhysMemory, io: PortIo, opts: CpuOptions = {}) {
     this.mem = mem;
     this.io = io;
     this.decodeCacheEnabled = opts.decodeCache ?? true;
+    this.tlbEnabled = opts.tlb ?? true;
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
-    mem.onCodeWrite = (frame) => this.invalidateCodeFrame(frame);
+    this.codeGen = new Int32Array(mem.pageKind.length);
+    this.rmap = new Rmap(mem.pageKind.length, this, opts.rmapCapacity ?? 1 << 16);
+    this.rmap.onTracked = (frame, tracked) => {
+      if (tracked) mem.pageKind[frame] |= PAGE_TRACKED; else mem.pageKind[frame] &= ~PAGE_TRACKED;
+    };
+    mem.onTrackedWrite = (frame, off, size) => this.rmap.write(frame, off, size);
+    this.tlb = new Tlb(this.rmap, 0, 4, opts.tlbKeepAcrossCr3 ?? true);
+    this.tlbCur = this.tlb.cur;
     this.reset();
+  }
+
+  // RmapOwner: dependents are TLB entries and decoded-code pages.
+  isLive(key: number, gen: number): boolean {
+    if (key & CODE_KEY) { const f = key & ~CODE_KEY; return this.codeCache[f] !== undefined && this.codeGen[f] === gen; }
+    return this.tlb.isLive(key, gen);
+  }
+  drop(key: number, gen: number): void {
+    if (key & CODE_KEY) {
+      const f = key & ~CODE_KEY;
+      if (this.codeCache[f] !== undefined && this.codeGen[f] === gen) { this.codeCache[f] = undefined; this.statCodeInvalidations++; }
+      return;
+    }
+    this.tlb.drop(key, gen);
   }
 
   // ====================================================================
@@ -201,6 +245,7 @@ export class Cpu {
     this.fpu?.reset();
     this.updateMode();
     this.flushCodeCache();
+    this.flushTlb(true);
   }
 
   /** Real mode with CS:IP = cs:ip, segments zero-based, SS:SP as given. */
@@ -443,23 +488,61 @@ export class Cpu {
   // Linear memory (paging)
   // ====================================================================
 
-  private readonly walkRes: WalkResult = { phys: 0, ok: true, err: 0 };
+  private readonly walkRes = newWalkResult();
 
   /**
    * Translates a linear address. `acc` is ACC_* bits. Raises #PF on failure.
-   * With paging off the A20 gate applies.
+   * With paging off the A20 gate applies. A TLB hit is one load and a mask compare.
    */
   translate(lin: number, acc: number): number {
     if (!this.paging) return (lin & this.a20Mask) >>> 0;
+    const e = this.tlbCur[lin >>> 12];
+    const need = this.tlbNeed[acc];
+    if ((e & need) === need) {
+      this.tlb.stats.hits++;
+      return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
+    }
+    return this.tlbMiss(lin, acc);
+  }
+
+  private tlbMiss(lin: number, acc: number): number {
     const w = this.walkRes;
     const wp = (this.cr0 & CR0_WP) !== 0;
+    this.tlb.stats.misses++;
+    this.tlb.stats.walks++;
     if (this.cr4 & CR4_PAE) walkPae(this.mem, this.cr3, lin, acc, wp, (this.efer & 0x800) !== 0, w);
     else walk32(this.mem, this.cr3, lin, acc, wp, (this.cr4 & CR4_PSE) !== 0, w);
     if (!w.ok) {
       this.cr2 = lin >>> 0;
       this.raise(PF_, w.err);
     }
-    return (w.phys & this.a20Mask) >>> 0;
+    const phys = (w.phys & this.a20Mask) >>> 0;
+    if (this.tlbEnabled) {
+      // Cache only translations whose paging structures are all in RAM (so the rmap sees their writes).
+      let inRam = true;
+      for (let d = 0; d < w.ndeps!; d++) if (!this.mem.isRam(w.deps![d])) inRam = false;
+      if (inRam) {
+        const p = w.perms!;
+        const entry = (phys & 0xfffff000) | TLB_V | (p & 1 ? TLB_W : 0) | (p & 2 ? TLB_U : 0) | (w.dirty ? TLB_D : 0) |
+          (p & 4 ? TLB_X : 0) | (w.global && this.cr4 & CR4_PGE ? TLB_G : 0);
+        this.tlb.fill(lin >>> 12, entry, w.deps!, w.depSizes!, w.ndeps!);
+      }
+    }
+    return phys;
+  }
+
+  /** Recomputes the TLB hit masks (CR0.WP and EFER.NXE change what a hit needs). */
+  private updateTlbNeed(): void {
+    const wp = (this.cr0 & CR0_WP) !== 0;
+    const nxe = (this.efer & 0x800) !== 0 && (this.cr4 & CR4_PAE) !== 0;
+    for (let acc = 0; acc < 8; acc++) {
+      let n = TLB_V;
+      if (acc & ACC_USER) n |= TLB_U;
+      // Writes need the D bit already set (else the walk must set it), and W unless a supervisor write with WP=0.
+      if (acc & ACC_WRITE) n |= TLB_D | (acc & ACC_USER || wp ? TLB_W : 0);
+      if (acc & ACC_FETCH && nxe) n |= TLB_X;
+      this.tlbNeed[acc] = n;
+    }
   }
 
   private userAcc(): number { return this.cpl === 3 ? ACC_USER : 0; }
@@ -653,12 +736,12 @@ export class Cpu {
     return this.mem.read8(this.translate((this.segBase[CS] + o) >>> 0, this.userAcc() | ACC_FETCH));
   }
 
+  /** Drops the decoded instructions of one frame (its rmap entry goes stale and is reclaimed later). */
   invalidateCodeFrame(frame: number): void {
     if (this.codeCache[frame]) {
       this.codeCache[frame] = undefined;
       this.statCodeInvalidations++;
     }
-    this.mem.pageKind[frame] &= ~PAGE_CODE;
   }
 
   flushCodeCache(): void {
@@ -690,7 +773,10 @@ export class Cpu {
           if (p === undefined) {
             p = new Array<Insn>(4096);
             this.codeCache[frame] = p;
-            this.mem.pageKind[frame] |= PAGE_CODE;
+            const g = this.codeGenNext = (this.codeGenNext + 1) & 0x3fffffff || 1;
+            this.codeGen[frame] = g;
+            // The decoded page depends on every byte of its frame.
+            this.rmap.add(frame, 0, 4096, CODE_KEY | frame, g);
           }
           p[phys & 0xfff] = i;
         }
@@ -902,12 +988,27 @@ export class Cpu {
       `CR0=${h(this.cr0)} CR2=${h(this.cr2)} CR3=${h(this.cr3)} CR4=${h(this.cr4)} mode=${this.protectedMode ? (this.code32 ? 'pm32' : 'pm16') : (this.flags & VM ? 'v86' : 'real')}`;
   }
 
-  // ---- TLB hooks (the software TLB lives in src/mmu; without it these only keep state consistent) ----
+  // ---- TLB maintenance -------------------------------------------------
 
-  /** Drops cached translations: all of them (`global`) or all non-global ones (a CR3 load). */
-  flushTlb(_global: boolean): void {}
+  /** Paging-mode changes (CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE, A20): every cached translation goes. */
+  flushTlb(_global: boolean): void {
+    this.tlb.flushAll(this.cr3);
+    this.tlbCur = this.tlb.cur;
+    this.updateTlbNeed();
+  }
+  /** MOV CR3 and task switches: switch address space (non-global entries of the old one are not used). */
+  loadCr3(v: number): void {
+    this.cr3 = v >>> 0;
+    this.tlb.setCr3(this.cr3, (this.cr4 & CR4_PGE) !== 0);
+    this.tlbCur = this.tlb.cur;
+  }
   /** INVLPG: drops the translation of one linear page. */
-  invlpg(_lin: number): void {}
+  invlpg(lin: number): void { this.tlb.invalidatePage(lin >>> 12); }
+
+  /** MMU counters for --stats and the API. */
+  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number } } {
+    return { tlb: { ...this.tlb.stats }, rmap: { ...this.rmap.stats }, code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations } };
+  }
 
   // ---- time stamp counter: derived from executed instructions, so runs are deterministic ----
   tscOffset = 0n;
@@ -924,6 +1025,7 @@ export class Cpu {
   /** Called after CR0/CR3/CR4 writes that change translations. */
   pagingChanged(): void {
     this.updateMode();
+    this.updateTlbNeed();
     for (let s = 0; s < 6; s++) this.recomputeSegWindow(s);
   }
 }

@@ -177,7 +177,7 @@ export function writeCr4(cpu: Cpu, v: number): void {
   if (v & ~CR4_WRITABLE) cpu.raise(GP, 0);
   const old = cpu.cr4;
   cpu.cr4 = v;
-  if ((old ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE)) cpu.flushTlb(true);
+  if ((old ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE)) { cpu.flushTlb(true); cpu.pagingChanged(); }
 }
 
 /** MOV r32, CRn / MOV CRn, r32 (0F 20 / 0F 22). The mod field is ignored: always a register. */
@@ -195,7 +195,7 @@ export function movCr(cpu: Cpu, i: Insn): void {
   switch (n) {
     case 0: writeCr0(cpu, v); break;
     case 2: cpu.cr2 = v; break;
-    case 3: cpu.cr3 = v; cpu.flushTlb(false); break;
+    case 3: cpu.loadCr3(v); break;
     default: writeCr4(cpu, v); break;
   }
 }
@@ -284,6 +284,7 @@ export function wrmsr(cpu: Cpu): void {
       if (lo & ~0x800 || hi) cpu.raise(GP, 0);
       cpu.efer = lo;
       cpu.flushTlb(true);
+      cpu.pagingChanged();
       return;
   }
   for (const h of cpu.msrHandlers) if (h.wrmsr(m, lo, hi)) return;

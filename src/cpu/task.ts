@@ -81,8 +81,7 @@ export function taskSwitch(cpu: Cpu, sel: number, why: number, retEip: number, e
   cpu.tr = { base: newBase, limit: newLimit, ar: tssDesc.ar | 0x02 };
   cpu.cr0 |= CR0_TS;
   if (new32 && cpu.cr0 & CR0_PG) {
-    cpu.cr3 = nCr3;
-    cpu.pagingChanged();
+    cpu.loadCr3(nCr3);
   }
   if (nFlags & VM) cpu.fail('task switch into virtual-8086 mode: virtual-8086 mode is not supported yet');
   cpu.setEflags(new32 ? nFlags : (cpu.getEflags() & 0xffff0000) | (nFlags & 0xffff));

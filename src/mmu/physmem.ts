@@ -4,8 +4,13 @@ import type { AccessSize, MmioIo } from '../cpu/interfaces';
 export const PAGE_RAM = 0;
 /** Frame is claimed by MMIO (overlaid on RAM, e.g. a VGA window). */
 export const PAGE_MMIO = 1;
-/** Frame holds decoded code: writes must invalidate the code cache first. */
-export const PAGE_CODE = 2;
+/**
+ * Frame has reverse-map dependents (decoded code, or page-table entries behind cached
+ * translations): writes go through `onTrackedWrite` first so exactly those are dropped.
+ */
+export const PAGE_TRACKED = 2;
+/** Old name kept for readers of the code cache. */
+export const PAGE_CODE = PAGE_TRACKED;
 
 const NO_MMIO: MmioIo = {
   mmioRead: (_a, size) => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff),
@@ -28,8 +33,8 @@ export class PhysMemory {
   /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_CODE bits. */
   readonly pageKind: Uint8Array;
   mmio: MmioIo;
-  /** Called with the frame number before a write lands in a PAGE_CODE frame. */
-  onCodeWrite: (frame: number) => void = () => {};
+  /** Called before a write of `size` bytes at `off` in a PAGE_TRACKED frame lands. */
+  onTrackedWrite: (frame: number, off: number, size: number) => void = () => {};
 
   constructor(ramBytes: number | ArrayBuffer, mmio?: MmioIo) {
     const buf = typeof ramBytes === 'number' ? new ArrayBuffer(ramBytes) : ramBytes;
@@ -71,7 +76,7 @@ export class PhysMemory {
     if (p < this.ramSize) {
       const k = this.pageKind[p >>> 12];
       if (k === PAGE_RAM) { this.ram[p] = v; return; }
-      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.ram[p] = v; return; }
+      if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 1); this.ram[p] = v; return; }
     }
     this.mmio.mmioWrite(p, 1, v & 0xff);
   }
@@ -80,7 +85,7 @@ export class PhysMemory {
     if ((p & 0xfff) !== 0xfff && p + 1 < this.ramSize) {
       const k = this.pageKind[p >>> 12];
       if (k === PAGE_RAM) { this.view.setUint16(p, v, true); return; }
-      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.view.setUint16(p, v, true); return; }
+      if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 2); this.view.setUint16(p, v, true); return; }
     } else if ((p & 0xfff) !== 0xfff && p >= this.ramSize) {
       this.mmio.mmioWrite(p, 2, v & 0xffff);
       return;
@@ -93,7 +98,7 @@ export class PhysMemory {
     if ((p & 0xfff) <= 0xffc && p + 3 < this.ramSize) {
       const k = this.pageKind[p >>> 12];
       if (k === PAGE_RAM) { this.view.setUint32(p, v >>> 0, true); return; }
-      if ((k & PAGE_MMIO) === 0) { this.onCodeWrite(p >>> 12); this.view.setUint32(p, v >>> 0, true); return; }
+      if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 4); this.view.setUint32(p, v >>> 0, true); return; }
     } else if ((p & 0xfff) <= 0xffc && p >= this.ramSize) {
       this.mmio.mmioWrite(p, 4, v >>> 0);
       return;
@@ -113,7 +118,11 @@ export class PhysMemory {
   /** DMA write from a device: bounds-checked, invalidates decoded code it overwrites. */
   dmaWrite(addr: number, data: Uint8Array): void {
     if (!this.rangeOk(addr, data.length)) throw new RangeError(`DMA write of ${data.length} bytes at ${addr.toString(16)} is outside guest RAM`);
-    for (let f = addr >>> 12; f <= (addr + data.length - 1) >>> 12 && data.length > 0; f++) if (this.pageKind[f] & PAGE_CODE) this.onCodeWrite(f);
+    for (let f = addr >>> 12; f <= (addr + data.length - 1) >>> 12 && data.length > 0; f++) {
+      if (!(this.pageKind[f] & PAGE_TRACKED)) continue;
+      const lo = Math.max(addr, f * 4096), hi = Math.min(addr + data.length, (f + 1) * 4096);
+      this.onTrackedWrite(f, lo - f * 4096, hi - lo);
+    }
     this.ram.set(data, addr);
   }
 

@@ -18,6 +18,21 @@ export interface WalkResult {
   /** Large page (4 MiB / 2 MiB). */
   large?: boolean;
   global?: boolean;
+  /** The final entry's dirty bit after the walk. */
+  dirty?: boolean;
+  /** Physical addresses and sizes of the paging-structure entries the translation derives from. */
+  deps?: Float64Array;
+  depSizes?: Uint8Array;
+  ndeps?: number;
+}
+
+/** A WalkResult with dependency storage (allocate once, reuse). */
+export function newWalkResult(): WalkResult {
+  return { phys: 0, ok: true, err: 0, perms: 0, large: false, global: false, dirty: false, deps: new Float64Array(3), depSizes: new Uint8Array(3), ndeps: 0 };
+}
+
+function dep(out: WalkResult, addr: number, size: number): void {
+  if (out.deps) { out.deps[out.ndeps!] = addr; out.depSizes![out.ndeps!] = size; out.ndeps!++; }
 }
 
 function fail(out: WalkResult, acc: number, present: boolean, rsvd: boolean, idBit: boolean): void {
@@ -40,6 +55,7 @@ function allowed(acc: number, rw: boolean, us: boolean, wp: boolean): boolean {
  * processor does.
  */
 export function walk32(mem: PhysMemory, cr3: number, lin: number, acc: number, wp: boolean, pse: boolean, out: WalkResult): void {
+  out.ndeps = 0;
   const pdeAddr = ((cr3 & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
   const pde = mem.read32(pdeAddr);
   if (!(pde & PTE_P)) return fail(out, acc, false, false, false);
@@ -54,6 +70,8 @@ export function walk32(mem: PhysMemory, cr3: number, lin: number, acc: number, w
     out.perms = (pde & PTE_RW ? 1 : 0) | (pde & PTE_US ? 2 : 0) | 4;
     out.large = true;
     out.global = (pde & 0x100) !== 0;
+    out.dirty = (nv & PTE_D) !== 0;
+    dep(out, pdeAddr, 4);
     return;
   }
   const pteAddr = ((pde & 0xfffff000) | (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
@@ -69,6 +87,9 @@ export function walk32(mem: PhysMemory, cr3: number, lin: number, acc: number, w
   out.perms = (rw ? 1 : 0) | (us ? 2 : 0) | 4;
   out.large = false;
   out.global = (pte & 0x100) !== 0;
+  out.dirty = (nv & PTE_D) !== 0;
+  dep(out, pdeAddr, 4);
+  dep(out, pteAddr, 4);
 }
 
 /**
@@ -77,6 +98,7 @@ export function walk32(mem: PhysMemory, cr3: number, lin: number, acc: number, w
  * else the entry counts as reserved).
  */
 export function walkPae(mem: PhysMemory, cr3: number, lin: number, acc: number, wp: boolean, nxe: boolean, out: WalkResult): void {
+  out.ndeps = 0;
   const pdpteAddr = ((cr3 & 0xffffffe0) + ((lin >>> 30) << 3)) >>> 0;
   const pdpteLo = mem.read32(pdpteAddr), pdpteHi = mem.read32(pdpteAddr + 4);
   if (!(pdpteLo & PTE_P)) return fail(out, acc, false, false, nxe);
@@ -97,6 +119,9 @@ export function walkPae(mem: PhysMemory, cr3: number, lin: number, acc: number, 
     out.perms = (pde & PTE_RW ? 1 : 0) | (pde & PTE_US ? 2 : 0) | (pdeXd ? 0 : 4);
     out.large = true;
     out.global = (pde & 0x100) !== 0;
+    out.dirty = (nv & PTE_D) !== 0;
+    dep(out, pdpteAddr, 8);
+    dep(out, pdeAddr, 8);
     return;
   }
   const pteAddr = ((pde & 0xfffff000) + (((lin >>> 12) & 0x1ff) << 3)) >>> 0;
@@ -114,4 +139,8 @@ export function walkPae(mem: PhysMemory, cr3: number, lin: number, acc: number, 
   out.perms = (rw ? 1 : 0) | (us ? 2 : 0) | (xd ? 0 : 4);
   out.large = false;
   out.global = (pte & 0x100) !== 0;
+  out.dirty = (nv & PTE_D) !== 0;
+  dep(out, pdpteAddr, 8);
+  dep(out, pdeAddr, 8);
+  dep(out, pteAddr, 8);
 }
