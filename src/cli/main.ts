@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import chalk from 'chalk';
 import { registerDisasmCommand } from './disasm';
+import { registerRunCommand } from './run';
 import { UserError } from './errors';
 
 const program = new Command();
@@ -12,6 +13,7 @@ program
   .exitOverride()
   .configureOutput({ outputError: (str, write) => write(chalk.red(str)) });
 
+registerRunCommand(program);
 registerDisasmCommand(program);
 
 try {

@@ -312,10 +312,12 @@ def(0x1c1, 'xadd', ['Ev', 'Gv'], D.xadd, { w: ARITH, lockable: true });
 grp(0x1c7, 1, 'cmpxchg8b', ['Mq'], D.cmpxchg8b, { w: 'Z', memOnly: true, lockable: true });
 for (let r = 0; r < 8; r++) def(0x1c8 + r, 'bswap', ['Zd'], D.bswap);
 
+const FIXED_REGS = new Set(['DX', 'CL', 'ES', 'CS', 'SS', 'DS', 'FS', 'GS']);
 /** Operand kinds that imply a ModRM byte. */
 export function needsModrm(d: OpDef): boolean {
   if (d.grp !== undefined || d.modrm) return true;
-  return d.args.some((a) => /^[EGMSCDR]/.test(a) && a !== 'DX' && a !== 'DS' && a !== 'CS' && a !== 'SS' && a !== 'CL' && a !== 'ES');
+  // Fixed register operands (DX, CL, ES, CS, SS, DS, FS, GS) start with the same letters but have no ModRM.
+  return d.args.some((a) => /^[EGMSCDR]/.test(a) && !FIXED_REGS.has(a));
 }
 
 /** Flag letters to an EFLAGS mask. */

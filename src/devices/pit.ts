@@ -28,7 +28,7 @@ export class Pit implements Device<PitState> {
     private readonly irq0: IrqLine,
   ) {
     this.clock = aio.clock;
-    this.timer = aio.newTimer(() => this.updateIrq(), 'pit-ch0');
+    this.timer = aio.newTimer(() => this.onEdgeTimer(), 'pit-ch0');
     this.reset();
   }
 
@@ -86,14 +86,30 @@ export class Pit implements Device<PitState> {
     return this.channels[channel]!.evaluate(this.clock.now()).out;
   }
 
+  /** Time of the OUT edge the timer was armed for (-1 when none). */
+  private scheduledEdgeNs = -1;
+
+  /**
+   * The timer for an OUT edge fired, possibly late (a host clock never fires exactly
+   * on time). Drive OUT as it was at the edge instant first, so a pulse shorter than
+   * the lateness — mode 2's one-clock low pulse is 838 ns — still reaches the PIC as
+   * the edge it is, then bring OUT up to date.
+   */
+  private onEdgeTimer(): void {
+    const at = this.scheduledEdgeNs;
+    this.scheduledEdgeNs = -1;
+    if (at >= 0 && at < this.clock.now()) this.irq0.set(this.channels[0]!.evaluate(at).out);
+    this.updateIrq();
+  }
+
   /** Drive IRQ0 from channel 0's OUT and arm a timer for its next edge. */
   updateIrq(): void {
     const now = this.clock.now();
     const ch0 = this.channels[0]!;
     this.irq0.set(ch0.evaluate(now).out);
     const next = ch0.nextEdgeNs(now);
-    if (next < 0) this.timer.del();
-    else if (this.timer.expireNs !== next) this.timer.mod(next);
+    if (next < 0) { this.timer.del(); this.scheduledEdgeNs = -1; }
+    else if (this.timer.expireNs !== next) { this.timer.mod(next); this.scheduledEdgeNs = next; }
   }
 
   saveState(): PitState {

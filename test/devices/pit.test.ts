@@ -210,3 +210,24 @@ function setupReader(bus: IoBus) {
     },
   };
 }
+
+describe('8254 PIT with late timers (a host clock never fires exactly on time)', () => {
+  it('mode 2 still raises one IRQ0 edge per period when every timer runs 5 µs late', () => {
+    const { bus, clock, aio, edges } = setup();
+    const n = 11932; // ~100 Hz
+    bus.ioWrite(0x43, 1, 0x34); // channel 0, lo/hi, mode 2
+    bus.ioWrite(0x40, 1, n & 0xff);
+    bus.ioWrite(0x40, 1, n >> 8);
+    edges.length = 0;
+    for (let k = 0; k < 20; k++) {
+      const d = aio.nextDeadline();
+      expect(d).toBeGreaterThan(0);
+      clock.set(d + 5000); // the one-tick (838 ns) low pulse is over by the time the timer runs
+      aio.poll(false);
+    }
+    // 20 timer firings: every low pulse at count 1 and every reload edge are seen: 10 periods -> 10 rising edges.
+    expect(edges.length).toBeGreaterThanOrEqual(10);
+    const periods = edges.slice(1).map((t, k) => t - edges[k]);
+    for (const p of periods) expect(Math.abs(p - n * TICK)).toBeLessThan(10_000);
+  });
+});

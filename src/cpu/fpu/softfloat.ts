@@ -61,23 +61,41 @@ export function inf(s: number): F80 { return { s, e: 0x7fff, m: BIT63 }; }
 export function indefinite(): F80 { return { s: 1, e: 0x7fff, m: 0xc000000000000000n }; }
 export const ONE: F80 = { s: 0, e: BIAS, m: BIT63 };
 
+const QBITS = BIT63 | BIT62;
+/** Classification by comparisons only (no BigInt allocation). */
 export function classify(a: F80): Cls {
   const e = a.e, m = a.m;
   if (e === 0x7fff) {
-    if ((m & BIT63) === 0n) return Cls.Unsupported; // pseudo-infinity / pseudo-NaN
-    if ((m & M63) === 0n) return Cls.Inf;
-    return (m & BIT62) !== 0n ? Cls.QNaN : Cls.SNaN;
+    if (m < BIT63) return Cls.Unsupported; // pseudo-infinity / pseudo-NaN
+    if (m === BIT63) return Cls.Inf;
+    return m >= QBITS ? Cls.QNaN : Cls.SNaN;
   }
   if (e === 0) return m === 0n ? Cls.Zero : Cls.Denormal; // includes pseudo-denormals (bit 63 set)
-  return (m & BIT63) !== 0n ? Cls.Normal : Cls.Unsupported; // unnormal
+  return m >= BIT63 ? Cls.Normal : Cls.Unsupported; // unnormal
 }
 export function isNaNCls(c: Cls): boolean { return c === Cls.QNaN || c === Cls.SNaN; }
 
+/** 2^k, 2^k - 1 and BigInt(k) for k = 0..511: avoids allocations on the common paths. */
+const POW2: bigint[] = [], MASK: bigint[] = [], BI: bigint[] = [];
+for (let k = 0; k < 512; k++) { POW2.push(1n << BigInt(k)); MASK.push((1n << BigInt(k)) - 1n); BI.push(BigInt(k)); }
+const big = (k: number): bigint => (k < 512 ? BI[k]! : BigInt(k));
+const pow2 = (k: number): bigint => (k < 512 ? POW2[k]! : 1n << BigInt(k));
+const mask = (k: number): bigint => (k < 512 ? MASK[k]! : (1n << BigInt(k)) - 1n);
+
+/** Number of significant bits of m >= 0. */
 export function bitLen(m: bigint): number {
   if (m === 0n) return 0;
-  const h = m.toString(16);
-  const top = parseInt(h[0]!, 16);
-  return (h.length - 1) * 4 + (32 - Math.clz32(top));
+  if (m >= POW2[511]!) {
+    const h = m.toString(16);
+    return (h.length - 1) * 4 + (32 - Math.clz32(parseInt(h[0]!, 16)));
+  }
+  // binary search for the largest k with 2^k <= m
+  let lo = 0, hi = 511;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (m >= POW2[mid]!) lo = mid; else hi = mid - 1;
+  }
+  return lo + 1;
 }
 
 /**
@@ -89,8 +107,7 @@ let uM = 0n, uQ = 0;
 function unpack(a: F80): void {
   let m = a.m;
   let q = (a.e === 0 ? 1 : a.e) - BIAS - 63;
-  const n = bitLen(m);
-  if (n < 64) { m <<= BigInt(64 - n); q -= 64 - n; }
+  if (m < BIT63) { const n = bitLen(m); m <<= BI[64 - n]!; q -= 64 - n; }
   uM = m; uQ = q;
 }
 /** Unbiased exponent of the normalised value (for FPREM / FXTRACT). */
@@ -99,14 +116,19 @@ function normExp(a: F80): number { unpack(a); return uQ + 63; }
 // ---------------------------------------------------------------------------
 // Rounding
 
-/** Outputs of roundCore. */
+/**
+ * Outputs of roundCore (like uM/uQ for unpack): module-level scratch "return
+ * registers" that avoid allocating a result object on every operation. They hold
+ * no state between calls (every call is synchronous and reads them immediately),
+ * so several machines in one process do not interfere.
+ */
 let rcE = 0;
 let rcSig = 0n;
 
 /**
  * Rounds value (-1)^s * m * 2^q (m > 0; its low bit may be a sticky bit) to p
  * significant bits in a format with the given bias and largest finite biased
- * exponent. Tininess is detected before rounding (x87 behaviour). For register
+ * exponent. Tininess is detected after rounding (see below). For register
  * destinations (`reg`) unmasked underflow/overflow wrap the exponent by 24576
  * (SDM Vol.1 §8.4 / §4.9.1.4-5); memory destinations always get the masked
  * response and the caller discards it when the exception is unmasked.
@@ -139,17 +161,16 @@ function roundCore(env: FpEnv, s: number, m: bigint, q: number, p: number, bias:
   if (tiny) d += 1 - E;
   let keep: bigint;
   let inexact = false, up = false;
-  if (d <= 0) keep = m << BigInt(-d);
+  if (d <= 0) keep = d === 0 ? m : m << big(-d);
   else {
     if (d > n + 1) d = n + 1;
-    const bd = BigInt(d);
-    keep = m >> bd;
-    const rem = m & ((1n << bd) - 1n);
+    keep = m >> big(d);
+    const rem = m & mask(d);
     if (rem !== 0n) {
       inexact = true;
       const rc = env.rc;
       if (rc === RC_NEAR) {
-        const half = 1n << (bd - 1n);
+        const half = pow2(d - 1);
         up = rem > half || (rem === half && (keep & 1n) === 1n);
       } else if (rc === RC_DOWN) up = s === 1;
       else if (rc === RC_UP) up = s === 0;
@@ -157,9 +178,9 @@ function roundCore(env: FpEnv, s: number, m: bigint, q: number, p: number, bias:
     }
   }
   if (!tiny) {
-    if (keep >> BigInt(p)) { keep >>= 1n; E++; }
+    if (keep >= POW2[p]!) { keep >>= 1n; E++; }
   } else {
-    E = (keep >> BigInt(p - 1)) ? 1 : 0;
+    E = keep >= POW2[p - 1]! ? 1 : 0;
     // Masked underflow is reported only when also inexact; unmasked (memory
     // destinations, which do not wrap) whenever the result is tiny (§4.9.1.5).
     if (inexact || !env.masked(FE_UE)) env.flags |= FE_UE;
@@ -201,7 +222,7 @@ export function roundPack(env: FpEnv, s: number, m: bigint, q: number, p = 64): 
   if (m === 0n) return zero(s);
   roundCore(env, s, m, q, p, BIAS, 0x7ffe, true);
   if (rcE === 0x7fff) return inf(s);
-  return { s, e: rcE, m: rcSig << BigInt(64 - p) };
+  return { s, e: rcE, m: p === 64 ? rcSig : rcSig << BI[64 - p]! };
 }
 
 /** Exact packing of an exactly representable value (integers, remainders). */
@@ -285,7 +306,7 @@ export function add(env: FpEnv, a: F80, b: F80, negB: boolean, p: number): F80 {
     M = am << 132n; q = aq - 132;
     M = as === bss ? M + 1n : M - 1n;
   } else {
-    M = am << BigInt(diff); q = bq;
+    M = diff === 0 ? am : am << BI[diff]!; q = bq;
     M = as === bss ? M + bm : M - bm;
   }
   if (M === 0n) return zero(rd ? 1 : 0);

@@ -9,7 +9,7 @@ import * as B from './bigfloat.js';
 import type { BF } from './bigfloat.js';
 import {
   type F80, type FpEnv, Cls, classify, isNaNCls, propagateNaN, quiet, indefinite, inf, zero, copy,
-  roundPack, unpackValue, canon, FE_IE, FE_DE, FE_ZE, FE_PE, RC_NEAR, RC_DOWN, RC_UP, BIAS, bitLen,
+  roundPack, unpackValue, canon, FE_IE, FE_DE, FE_ZE, FE_PE, RC_NEAR, RC_UP, BIAS, bitLen,
 } from './softfloat.js';
 
 function toBF(a: F80): BF {
@@ -252,7 +252,6 @@ export function loadConst(rc: number, which: number): F80 {
   if (low !== 0n) {
     if ((rc === RC_NEAR && (low > 4n || (low === 4n && (m & 1n) === 1n))) || rc === RC_UP) m += 1n;
   }
-  void RC_DOWN; void FE_PE;
   const n = bitLen(m);
   if (n > 64) { m >>= 1n; return { s: 0, e: q + 3 + 64 + BIAS, m }; }
   return { s: 0, e: q + 3 + 63 + BIAS, m };

@@ -17,7 +17,7 @@ import {
 import {
   type F80, FpEnv, Cls, classify, indefinite, copy, zero, add, mul, div, sqrt, roundInt, toInt, fromInt,
   fromIeee, toIeee, fromBcd, toBcd, compare, scale, xtract, rem, toBytes80, fromBytes80,
-  FE_IE, FE_DE, FE_ZE, FE_PE, CMP_GT, CMP_LT, CMP_EQ, CMP_UN, ONE, BIAS,
+  FE_IE, FE_DE, FE_ZE, FE_PE, CMP_GT, CMP_LT, CMP_EQ, CMP_UN, ONE,
 } from './softfloat.js';
 import { fsin, fcos, fsincos, ftan, fpatan, f2xm1, fyl2x, fyl2xp1, loadConst, trigOutOfRange } from './transcend.js';
 
@@ -58,6 +58,8 @@ export class X87 {
   /** Last instruction pointer (offset), CS selector, opcode (11 bits), data pointer (offset) and selector. */
   fip = 0; fcs = 0; fop = 0; fdp = 0; fds = 0;
   readonly sse3: boolean;
+  /** FXSAVE/FXRSTOR are provided (fxsave/fxrstor below); the core's CPUID reports FXSR from this. */
+  readonly hasFxsr = true;
   private readonly env = new FpEnv();
   private readonly buf = new Uint8Array(108);
 
@@ -406,7 +408,7 @@ export class X87 {
         if (reg === 2) return this.fcom(this.st(i), this.isEmpty(i), false, 1); // DE D0+i: FCOMP alias
         if (reg === 3) return this.fcom(this.st(1), this.isEmpty(1), false, 2); // DE D9: FCOMPP
         return this.arithTo(reg >= 4 ? reg ^ 1 : reg, i, this.isEmpty(0), this.st(0), true);
-      case 0xd9: return this.execD9(host, modrm, reg, i);
+      case 0xd9: return this.execD9(modrm, reg, i);
       case 0xda:
         if (modrm === 0xe9) return this.fcom(this.st(1), this.isEmpty(1), true, 2); // FUCOMPP
         return this.fcmov(host, reg, false, i);
@@ -486,8 +488,7 @@ export class X87 {
     if (t) this.setSt(0, copy(this.st(i)));
   }
 
-  private execD9(host: FpuHost, modrm: number, reg: number, i: number): void {
-    void host;
+  private execD9(modrm: number, reg: number, i: number): void {
     if (reg === 0) { // FLD ST(i)
       if (this.isEmpty(i)) {
         if (!this.stackFault(false)) return;
@@ -850,6 +851,7 @@ export class X87 {
     const n = this.envImage(host, ins.osize);
     this.writeBytes(host, ins.seg, ins.off, this.buf, n);
     this.cw |= 0x3f; // FSTENV masks all exceptions afterwards (SDM Vol.2A FSTENV)
+    this.recomputeES(host); // ... which clears ES and B (host-verified)
   }
 
   private fldenv(host: FpuHost, ins: FpuInsn): void {
@@ -918,4 +920,3 @@ export class X87 {
   }
 }
 
-export { BIAS };

@@ -1,0 +1,168 @@
+// `ts86 run`: modelled on kvmtool's `lkvm run`. Parsing and printing only; the
+// emulation is the Machine's.
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync, statSync, accessSync, constants as fsc } from 'node:fs';
+import { totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import chalk from 'chalk';
+import { Machine, MachineError, type RunOutcome } from '../machine/machine';
+import { LoaderError } from '../loader/index';
+import { UserError } from './errors';
+import { StdioConsole } from './stdio-console';
+import { BufferCharBackend } from '../devices/chardev';
+
+/** Parses -m: MiB by default, or with a K/M/G suffix. */
+export function parseMem(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmMgG])?[bB]?$/.exec(v.trim());
+  if (!m) throw new UserError(`-m ${v}: not a memory size (use MiB, or a K/M/G suffix: 512, 512M, 1G)`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'M').toUpperCase();
+  const mib = unit === 'K' ? n / 1024 : unit === 'G' ? n * 1024 : n;
+  return Math.floor(mib);
+}
+
+/** kvmtool's default: 64 MiB per vCPU plus 192 MiB, capped at 80% of host RAM. */
+export function defaultMemMiB(cpus: number): number {
+  return Math.min(64 * (cpus + 3), Math.floor((totalmem() / 1048576) * 0.8));
+}
+
+/** The embedded default guest (fixtures/linux), found next to the installed package. */
+export function embeddedGuest(): { kernel: string; initrd: string } | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const root of [join(here, '..'), join(here, '..', '..'), process.cwd()]) {
+    const k = join(root, 'fixtures', 'linux', 'bzImage'), i = join(root, 'fixtures', 'linux', 'initramfs.cpio.gz');
+    if (existsSync(k) && existsSync(i)) return { kernel: k, initrd: i };
+  }
+  return null;
+}
+
+function readInput(path: string, what: string): Uint8Array {
+  if (!existsSync(path)) throw new UserError(`${what} ${path}: no such file`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new UserError(`${what} ${path}: not a regular file`);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new UserError(`${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+interface RunOpts {
+  name?: string; cpus: string; mem?: string; kernel?: string; initrd?: string; params?: string; disk: string[];
+  console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
+  deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('boot a kernel (bzImage, multiboot ELF, ELF, or flat binary); with none, the embedded Linux guest')
+    .argument('[kernel]', 'kernel image (same as -k)')
+    .option('--name <name>', 'a name for the guest')
+    .option('-c, --cpus <n>', 'number of vCPUs', '1')
+    .option('-m, --mem <size>', 'guest RAM in MiB (K/M/G suffixes accepted); default 64*(cpus+3) MiB, at most 80% of host RAM')
+    .option('-k, --kernel <file>', 'kernel image')
+    .option('-i, --initrd <files>', 'initrd; for multiboot, modules separated by commas ("file args,file2")')
+    .option('-p, --params <params>', 'kernel parameters, appended to the defaults')
+    .option('-d, --disk <image[,ro]>', 'disk image (repeatable; up to 4)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(new Option('--console <kind>', 'guest console').choices(['serial', 'virtio']).default('serial'))
+    .addOption(new Option('--accel <kind>', 'CPU backend').choices(['auto', 'kvm', 'interp']).default('auto'))
+    .option('--debug', 'print loader and platform details, POST codes')
+    .option('--debug-ioport', 'trace every port access to stderr')
+    .option('--debug-single-step', 'trace every instruction (CS:EIP) to stderr')
+    .option('--stats', 'print TLB, reverse-map, code-cache and event-loop counters at exit')
+    .option('--deterministic', 'virtual clock from executed instructions; same input, same run')
+    .option('--ips <n>', 'nominal instructions per second of the virtual clock', '100000000')
+    .option('--flat-addr <addr>', 'load address for flat binaries', '0x100000')
+    .addOption(new Option('--bits <n>', 'entry mode for flat binaries').choices(['16', '32']).default('32'))
+    .action(async (kernelArg: string | undefined, o: RunOpts) => {
+      const code = await runCommand(kernelArg, o);
+      process.exitCode = code;
+    });
+}
+
+async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<number> {
+  const cpus = Number(o.cpus);
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UserError(`-c ${o.cpus}: the number of vCPUs must be a positive integer`);
+  const memMiB = o.mem !== undefined ? parseMem(o.mem) : defaultMemMiB(cpus);
+  if (memMiB < 64) throw new UserError(`-m ${o.mem}: at least 64 MiB of guest RAM is needed`);
+  if (o.console === 'virtio') throw new UserError('--console virtio: the virtio console is not implemented yet (use --console serial)');
+  if (o.accel === 'kvm') throw new UserError('--accel kvm: the KVM backend is not implemented yet (use --accel interp or auto)');
+  if (o.disk.length > 4) throw new UserError(`${o.disk.length} disks given: at most 4`);
+  for (const d of o.disk) {
+    const [path, ...flags] = d.split(',');
+    for (const f of flags) if (f !== 'ro') throw new UserError(`-d ${d}: unknown disk option "${f}" (only ",ro")`);
+    if (!existsSync(path)) throw new UserError(`-d ${path}: no such file`);
+    try { accessSync(path, flags.includes('ro') ? fsc.R_OK : fsc.R_OK | fsc.W_OK); } catch { throw new UserError(`-d ${path}: cannot open it ${flags.includes('ro') ? 'for reading' : 'for reading and writing'}`); }
+  }
+  const kernelPath0 = o.kernel ?? kernelArg;
+  let kernelPath: string, initrdSpec = o.initrd;
+  if (kernelPath0) kernelPath = resolve(kernelPath0);
+  else {
+    const g = embeddedGuest();
+    if (!g) throw new UserError('no kernel given and the embedded guest (fixtures/linux) is missing; pass -k KERNEL');
+    kernelPath = g.kernel;
+    initrdSpec ??= g.initrd;
+  }
+  const kernel = readInput(kernelPath, 'kernel');
+  const initrds = (initrdSpec ? initrdSpec.split(',') : []).filter(Boolean).map((entry) => {
+    const [file, ...args] = entry.trim().split(/\s+/);
+    return { path: file, args: args.join(' '), data: readInput(file, 'initrd') };
+  });
+  const name = o.name ?? `guest-${process.pid}`;
+  const flatAddr = Number(o.flatAddr);
+  if (!Number.isInteger(flatAddr) || flatAddr < 0) throw new UserError(`--flat-addr ${o.flatAddr}: not an address`);
+  const ips = Number(o.ips);
+  if (!(ips > 0)) throw new UserError(`--ips ${o.ips}: must be a positive number`);
+
+  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t) });
+  let machine: Machine | undefined;
+  try {
+    machine = new Machine({
+      name, memMiB, cpus, kernel: { path: kernelPath, image: kernel }, initrds, params: o.params ?? '',
+      serial: consoleOut, deterministic: o.deterministic, ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32,
+      debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined,
+    });
+  } catch (e) {
+    if (e instanceof LoaderError) throw new UserError(`${kernelPath}: ${e.message}`);
+    if (e instanceof MachineError) throw new UserError(e.message);
+    throw e;
+  }
+  const m = machine;
+  const accelNote = o.accel === 'auto' ? 'interp (no KVM backend yet)' : 'interp';
+  process.stderr.write(chalk.dim(`  # ts86 run -k ${kernelPath}${initrds.length ? ` -i ${initrds.map((x) => x.path).join(',')}` : ''} -m ${memMiB} -c ${cpus} --name ${name} [accel: ${accelNote}]\n`));
+  if (o.debug) {
+    process.stderr.write(chalk.dim(`  # loaded ${m.loaded.describe}\n  # command line: ${m.cmdline}\n`));
+    m.platform.post.onCode = (v: number) => process.stderr.write(chalk.dim(`  # POST 0x${v.toString(16).padStart(2, '0')}\n`));
+  }
+  if (o.disk.length) process.stderr.write(chalk.yellow(`  # warning: virtio-blk is not implemented yet; ${o.disk.join(' ')} not attached\n`));
+  if (o.debugSingleStep) m.traceStep = (cpu) => process.stderr.write(`${cpu.segSel[1].toString(16).padStart(4, '0')}:${cpu.eip.toString(16).padStart(8, '0')}\n`);
+
+  const onQuit = (): void => { process.stderr.write(`\n${m.dump()}\n`); };
+  const onUsr2 = (): void => { if (m.isPaused) m.resume(); else m.pause(); process.stderr.write(chalk.dim(`\n  # guest ${m.isPaused ? 'paused' : 'resumed'}\n`)); };
+  const onInt = (): void => m.stop('interrupted (SIGINT)');
+  process.on('SIGQUIT', onQuit);
+  process.on('SIGUSR2', onUsr2);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
+  consoleOut.attach(m.aio);
+  let outcome: RunOutcome;
+  try {
+    outcome = await m.run();
+  } finally {
+    consoleOut.detach();
+    process.off('SIGQUIT', onQuit);
+    process.off('SIGUSR2', onUsr2);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onInt);
+    m.close();
+  }
+  const normal = outcome.reason === 'poweroff' || outcome.reason === 'reboot' || outcome.reason === 'debug-exit';
+  process.stderr.write(normal ? chalk.dim(`\n  # ts86 session ended normally (${outcome.message}; exit status ${outcome.exitStatus}).\n`) : chalk.red(`\n  # ts86 session ended: ${outcome.message} (exit status ${outcome.exitStatus})\n`));
+  if (o.stats) process.stderr.write(`${JSON.stringify(m.stats(), null, 2)}\n`);
+  return outcome.exitStatus;
+}
+
+export { BufferCharBackend };

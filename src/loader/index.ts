@@ -1,0 +1,50 @@
+// Picks the loader for a kernel image: Linux bzImage, multiboot, plain ELF32, or a flat binary.
+import { basename } from 'node:path';
+import { isBzImage, loadBzImage } from './bzimage';
+import { isElf, loadElf32 } from './elf';
+import { LoaderError } from './errors';
+import type { LoadTarget, LoadedImage } from './image';
+import { findMultibootHeader, loadMultiboot, type MultibootModule } from './multiboot';
+
+export { LoaderError } from './errors';
+export type { LoadTarget, LoadedImage } from './image';
+
+export interface KernelSpec {
+  image: Uint8Array;
+  path: string;
+  cmdline: string;
+  /** The user's -p params alone (multiboot passes these, not the Linux defaults). */
+  params: string;
+  initrd: Uint8Array | null;
+  /** Multiboot modules, when -i named several. */
+  modules: MultibootModule[];
+  /** Flat binaries: load address and entry mode. */
+  flatAddr: number;
+  flatBits: 16 | 32;
+}
+
+const QCOW = [0x51, 0x46, 0x49, 0xfb];
+
+export function loadKernel(k: KernelSpec, mem: LoadTarget): LoadedImage {
+  const img = k.image;
+  if (img.length === 0) throw new LoaderError(`${k.path} is empty`);
+  if (QCOW.every((b, i) => img[i] === b)) throw new LoaderError(`${k.path} is a qcow2 disk image, not a kernel (use -d for disks)`);
+  if (isBzImage(img)) return loadBzImage(img, mem, k.cmdline, k.initrd);
+  if (findMultibootHeader(img) >= 0) {
+    const mods = k.modules.length ? k.modules : k.initrd ? [{ name: 'initrd', args: '', data: k.initrd }] : [];
+    return loadMultiboot(img, mem, basename(k.path), k.params, mods);
+  }
+  if (isElf(img)) {
+    const { entry } = loadElf32(img, mem);
+    return { kind: 'elf', describe: `ELF32 executable (entry 0x${entry.toString(16)})`, entry: { mode: 'pm32', eip: entry } };
+  }
+  if (k.flatAddr + img.length > mem.ramBytes) throw new LoaderError(`flat binary at 0x${k.flatAddr.toString(16)} (+${img.length} bytes) does not fit in guest RAM`);
+  mem.write(k.flatAddr, img);
+  return {
+    kind: 'flat',
+    describe: `flat binary at 0x${k.flatAddr.toString(16)} (${k.flatBits}-bit)`,
+    entry: k.flatBits === 16
+      ? { mode: 'real', eip: k.flatAddr & 0xf, cs: k.flatAddr >>> 4 }
+      : { mode: 'pm32', eip: k.flatAddr },
+  };
+}

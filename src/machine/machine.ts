@@ -1,0 +1,274 @@
+// Machine: owns RAM, the bus, the clock, the devices and the vCPU, builds a PC from a
+// MachineConfig, and runs the loop of DESIGN.md ("The run loop"). Usable as a library.
+import { AioContext } from '../aio/aio-context';
+import { HostClock, VirtualClock, type Clock } from '../aio/clock';
+import { Cpu, type CpuOptions } from '../cpu/cpu';
+import { Exit } from '../cpu/interfaces';
+import { AR_DB, AR_G, AR_P, AR_S, CS } from '../cpu/consts';
+import { BufferCharBackend, type CharBackend } from '../devices/chardev';
+import { PcPlatform } from '../devices/pc-platform';
+import { PhysMemory } from '../mmu/physmem';
+import { loadKernel, type LoadedImage, type KernelSpec } from '../loader/index';
+import type { MultibootModule } from '../loader/multiboot';
+import { describeState } from './dump';
+
+/** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
+export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
+
+export interface MachineConfig {
+  name?: string;
+  /** Guest RAM in MiB. */
+  memMiB: number;
+  cpus?: number;
+  kernel: { path: string; image: Uint8Array };
+  /** Initrd files (one for Linux; several become multiboot modules). */
+  initrds?: { path: string; args: string; data: Uint8Array }[];
+  /** Extra kernel parameters (-p), appended to the defaults for Linux. */
+  params?: string;
+  /** Replace the default command line entirely. */
+  cmdline?: string;
+  console?: 'serial';
+  /** Where COM1 goes (default: an in-memory buffer; the CLI passes stdio). */
+  serial?: CharBackend;
+  /** Port 0xE9 output (default: same as serial). */
+  debugcon?: CharBackend;
+  /** Virtual clock from executed instructions instead of the host clock. */
+  deterministic?: boolean;
+  /** Nominal instructions per second of the virtual clock (default 100 M). */
+  ips?: number;
+  /** RTC time at boot in Unix seconds (default: host time, or 2000-01-01 when deterministic). */
+  rtcEpochSeconds?: number;
+  /** Trace every port/MMIO access to this sink. */
+  debugIoport?: (line: string) => void;
+  /** Flat binaries: load address and mode. */
+  flatAddr?: number;
+  flatBits?: 16 | 32;
+  cpu?: CpuOptions;
+  /** Instructions per vCPU slice when no timer is due sooner. */
+  quantum?: number;
+}
+
+export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget';
+
+export interface RunOutcome {
+  reason: StopReason;
+  /** The process exit status this maps to (documented in the README). */
+  exitStatus: number;
+  message: string;
+  instructions: number;
+}
+
+/** Exit statuses (README "Exit status"). */
+export const EXIT_POWEROFF = 0, EXIT_REBOOT = 0, EXIT_TRIPLE_FAULT = 3, EXIT_GUEST_ERROR = 4, EXIT_PANIC = 5, EXIT_STOPPED = 130;
+
+const EFLAGS_IF = 0x200;
+const MIB = 1024 * 1024;
+
+export class MachineError extends Error {}
+
+export class Machine {
+  readonly config: MachineConfig;
+  readonly clock: Clock;
+  readonly aio: AioContext;
+  readonly mem: PhysMemory;
+  readonly cpu: Cpu;
+  readonly platform: PcPlatform;
+  readonly serial: CharBackend;
+  readonly loaded: LoadedImage;
+  readonly cmdline: string;
+  private stopRequest: RunOutcome | null = null;
+  private paused = false;
+  private inRun = false;
+  private consoleTail = '';
+  private readonly quantum: number;
+  /** Called after every instruction when set (--debug-single-step); the loop then runs one instruction per slice. */
+  traceStep: ((cpu: Cpu) => void) | null = null;
+
+  constructor(config: MachineConfig) {
+    this.config = config;
+    const cpus = config.cpus ?? 1;
+    if (cpus !== 1) throw new MachineError(`${cpus} vCPUs requested: the interpreter runs one vCPU so far`);
+    if (!Number.isFinite(config.memMiB) || config.memMiB < 64) throw new MachineError(`-m ${config.memMiB}: at least 64 MiB of guest RAM is needed`);
+    if (config.memMiB > 3072) throw new MachineError(`-m ${config.memMiB}: at most 3072 MiB (the 32-bit PC memory map ends below the 4 GiB MMIO hole)`);
+    const ramBytes = config.memMiB * MIB;
+    this.quantum = config.quantum ?? 200_000;
+    let cpuRef: Cpu | null = null;
+    this.clock = config.deterministic ? new VirtualClock(() => (cpuRef ? cpuRef.icount : 0), config.ips ?? 100_000_000) : new HostClock();
+    this.aio = new AioContext({ clock: this.clock });
+    this.serial = config.serial ?? new BufferCharBackend();
+    const serialOut = this.serial;
+    // Watch the console for a kernel panic so the exit status can say so.
+    const watched: CharBackend = {
+      write: (d) => { serialOut.write(d); this.watchConsole(d); },
+      setReceiver: (rx) => serialOut.setReceiver(rx),
+    };
+    this.platform = new PcPlatform({
+      aio: this.aio,
+      ramBytes,
+      cpus,
+      com1: watched,
+      debugcon: config.debugcon ?? watched,
+      rtcEpochSeconds: config.rtcEpochSeconds ?? (config.deterministic ? 946684800 : HostClock.wallClockSeconds()),
+      onExit: (status) => this.requestStop({ reason: 'debug-exit', exitStatus: status, message: `isa-debug-exit: guest wrote 0x${((status - 1) >> 1).toString(16)}`, instructions: 0 }),
+      onReset: () => this.requestStop({ reason: 'reboot', exitStatus: EXIT_REBOOT, message: 'the guest requested a reboot', instructions: 0 }),
+    });
+    if (config.debugIoport) this.platform.bus.traceIo = config.debugIoport;
+    this.mem = new PhysMemory(ramBytes, this.platform.bus);
+    this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
+    cpuRef = this.cpu;
+    this.cpu.intr = this.platform.interruptLine;
+    this.cpu.msrHandlers.push(this.platform.lapic);
+    this.cpu.hasApic = true;
+    this.platform.a20.onChange = (on) => {
+      this.cpu.a20Mask = on ? 0xffffffff : 0xffefffff;
+      this.cpu.flushTlb(true);
+      this.cpu.flushCodeCache();
+    };
+    this.aio.onEarlierDeadline = () => { if (this.inRun) this.cpu.requestStop(); };
+
+    // Load the kernel.
+    const params = config.params ?? '';
+    this.cmdline = config.cmdline ?? (params ? `${DEFAULT_CMDLINE} ${params}` : DEFAULT_CMDLINE);
+    const initrds = config.initrds ?? [];
+    const modules: MultibootModule[] = initrds.map((m) => ({ name: m.path, args: m.args, data: m.data }));
+    const spec: KernelSpec = {
+      image: config.kernel.image, path: config.kernel.path, cmdline: this.cmdline, params,
+      initrd: initrds.length === 1 ? initrds[0].data : null, modules: initrds.length > 1 ? modules : [],
+      flatAddr: config.flatAddr ?? 0x100000, flatBits: config.flatBits ?? 32,
+    };
+    if (initrds.length > 1 && this.isLinux(spec.image)) throw new MachineError('Linux takes one initrd (-i); several are only for multiboot kernels');
+    const target = {
+      ramBytes,
+      write: (addr: number, data: Uint8Array) => {
+        if (!this.mem.rangeOk(addr, data.length)) throw new MachineError(`loader write of ${data.length} bytes at 0x${addr.toString(16)} is outside guest RAM`);
+        this.mem.ram.set(data, addr);
+      },
+      fill: (addr: number, len: number, v: number) => {
+        if (!this.mem.rangeOk(addr, len)) throw new MachineError(`loader fill of ${len} bytes at 0x${addr.toString(16)} is outside guest RAM`);
+        this.mem.ram.fill(v, addr, addr + len);
+      },
+    };
+    this.loaded = loadKernel(spec, target);
+    this.enter(this.loaded);
+  }
+
+  private isLinux(img: Uint8Array): boolean {
+    return img.length > 0x206 && img[0x202] === 0x48 && img[0x203] === 0x64 && img[0x204] === 0x72 && img[0x205] === 0x53;
+  }
+
+  /** Sets the CPU up in the entry state the loader asked for. */
+  private enter(img: LoadedImage): void {
+    const cpu = this.cpu;
+    cpu.reset();
+    if (img.entry.mode === 'real') {
+      const cs = img.entry.cs ?? 0;
+      cpu.setupReal(cs, img.entry.eip, 0, 0x7c00);
+    } else {
+      cpu.setupFlat32(img.entry.eip, img.entry.cs ?? 0x08, (img.entry.cs ?? 0x08) + 8);
+      if (img.gdt) cpu.gdtr = { ...img.gdt };
+      cpu.setSegCache(CS, img.entry.cs ?? 0x08, 0, 0xffffffff, AR_P | AR_S | 0x0b | AR_DB | AR_G);
+    }
+    const r = img.entry.regs ?? {};
+    const names = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'] as const;
+    names.forEach((n, k) => { const v = r[n]; if (v !== undefined) cpu.r32[k] = v; });
+  }
+
+  private watchConsole(d: Uint8Array): void {
+    this.consoleTail = (this.consoleTail + String.fromCharCode(...d)).slice(-256);
+    if (this.consoleTail.includes('Kernel panic - not syncing')) {
+      this.consoleTail = '';
+      this.panicSeen = true;
+    }
+  }
+  private panicSeen = false;
+
+  private requestStop(o: RunOutcome): void {
+    if (!this.stopRequest) this.stopRequest = o;
+    this.cpu.requestStop();
+  }
+
+  /** Asks the run loop to stop at the next instruction boundary. */
+  stop(message = 'stopped by request'): void {
+    this.requestStop({ reason: 'stopped', exitStatus: EXIT_STOPPED, message, instructions: 0 });
+  }
+  pause(): void { this.paused = true; this.cpu.requestStop(); }
+  resume(): void { this.paused = false; }
+  get isPaused(): boolean { return this.paused; }
+
+  /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
+  dump(): string { return describeState(this.cpu); }
+
+  /**
+   * Runs until the guest stops (or `maxInstructions` have run). Synchronous: the
+   * caller decides when to yield to the host event loop (see runAsync).
+   */
+  runFor(maxInstructions: number, hostBudgetNs = Infinity): RunOutcome | null {
+    const start = this.cpu.icount;
+    const host = this.aio.hostClock;
+    const t0 = host.now();
+    for (;;) {
+      if (this.stopRequest) return this.finish(this.stopRequest, start);
+      if (this.paused) return null;
+      const used = this.cpu.icount - start;
+      if (used >= maxInstructions) return null;
+      if (host.now() - t0 > hostBudgetNs) return null;
+      this.aio.poll(false);
+      if (this.stopRequest) continue;
+      if (this.cpu.halted) {
+        if (!(this.cpu.getEflags() & EFLAGS_IF) && !this.cpu.nmiPending) {
+          // CLI; HLT: nothing can wake the CPU. Linux powers off like this without ACPI.
+          return this.finish({ reason: this.panicSeen ? 'panic' : 'poweroff', exitStatus: this.panicSeen ? EXIT_PANIC : EXIT_POWEROFF, message: this.panicSeen ? 'the kernel panicked' : 'the guest halted with interrupts disabled (power off)', instructions: 0 }, start);
+        }
+        if (!this.platform.interruptLine.pending()) {
+          // Every vCPU is halted: wait for the next event (virtual time jumps to it).
+          if (this.aio.nextDeadline() < 0 && this.aio.timeoutNs() < 0) {
+            return this.finish({ reason: 'poweroff', exitStatus: EXIT_POWEROFF, message: 'HLT with no timer armed and no interrupt source', instructions: 0 }, start);
+          }
+          this.aio.poll(true);
+          if (host.now() - t0 > hostBudgetNs) return null;
+          continue;
+        }
+      }
+      const deadline = this.aio.nextDeadline();
+      let slice = this.quantum;
+      if (deadline >= 0) {
+        slice = this.clock instanceof VirtualClock ? Math.min(slice, this.clock.instructionsUntil(deadline)) : slice;
+      }
+      slice = Math.max(1, Math.min(slice, maxInstructions - used));
+      if (this.traceStep) slice = 1;
+      this.inRun = true;
+      const exit = this.cpu.run(slice);
+      this.inRun = false;
+      this.traceStep?.(this.cpu);
+      if (exit === Exit.Shutdown) {
+        return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${this.cpu.shutdownReason}\n${this.dump()}`, instructions: 0 }, start);
+      }
+      if (exit === Exit.GuestError) {
+        return this.finish({ reason: 'guest-error', exitStatus: EXIT_GUEST_ERROR, message: `${this.cpu.guestError}\n${this.dump()}`, instructions: 0 }, start);
+      }
+    }
+  }
+
+  private finish(o: RunOutcome, start: number): RunOutcome {
+    this.platform.flushOutput();
+    if (o.reason === 'reboot' && this.panicSeen) return { reason: 'panic', exitStatus: EXIT_PANIC, message: 'the kernel panicked (and asked to reboot)', instructions: this.cpu.icount - start };
+    return { ...o, instructions: this.cpu.icount - start };
+  }
+
+  /** Runs to completion, yielding to the host event loop every few milliseconds (signals, stdin). */
+  async run(): Promise<RunOutcome> {
+    for (;;) {
+      const r = this.runFor(Infinity, 20e6);
+      if (r) return r;
+      await new Promise<void>((res) => setImmediate(res));
+      while (this.paused && !this.stopRequest) await new Promise<void>((res) => setTimeout(res, 20));
+    }
+  }
+
+  /** Counters for --stats. */
+  stats(): Record<string, unknown> {
+    return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats } };
+  }
+
+  close(): void { this.aio.close(); }
+}
