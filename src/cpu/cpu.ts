@@ -12,7 +12,8 @@ import { Rmap, type RmapOwner, type RmapStats } from '../mmu/rmap';
 import { Tlb, TLB_D, TLB_G, TLB_U, TLB_V, TLB_W, TLB_X, type TlbStats } from '../mmu/tlb';
 import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
-import type { CpuidPolicy } from './cpuid';
+import { SIGNATURE, type CpuidPolicy } from './cpuid';
+import type { FpuHost } from './fpu-iface';
 
 /** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
 export class CpuFault {
@@ -54,7 +55,7 @@ export interface CpuOptions {
 /** Rmap keys: bit 30 marks a decoded-code page (low bits: frame); otherwise a TLB entry. */
 const CODE_KEY = 1 << 30;
 
-export class Cpu implements RmapOwner {
+export class Cpu implements RmapOwner, FpuHost {
   // ---- registers -------------------------------------------------------
   private readonly regBuf = new ArrayBuffer(4 * 18);
   /** Low 32 bits of the 16 GPRs; index 16 is REG_ZERO (always 0), 17 scratch. */
@@ -214,7 +215,7 @@ export class Cpu implements RmapOwner {
   reset(): void {
     this.r32.fill(0);
     this.rhi.fill(0);
-    this.r32[EDX] = 0x0600 | 0x01; // family 6, model 0, stepping 1 (matches CPUID leaf 1 family/model below)
+    this.r32[EDX] = SIGNATURE; // EDX after RESET holds the processor signature (SDM Vol.3A §9.1.4)
     this.flags = 2;
     this.lfMask = 0;
     this.cr0 = CR0_ET | CR0_CD | CR0_NW;
@@ -529,6 +530,27 @@ export class Cpu implements RmapOwner {
       }
     }
     return phys;
+  }
+
+  /** Side-effect-free translation for debuggers and dumps: no A/D updates, no faults, no TLB fill. Null when unmapped. */
+  peekTranslate(lin: number): number | null {
+    if (!this.paging) return (lin & this.a20Mask) >>> 0;
+    const m = this.mem;
+    const rd = (a: number): number => (m.isRam(a) ? m.view.getUint32(a, true) : 0);
+    if (this.cr4 & CR4_PAE) {
+      const pdpte = rd(((this.cr3 & 0xffffffe0) + ((lin >>> 30) << 3)) >>> 0);
+      if (!(pdpte & 1)) return null;
+      const pde = rd(((pdpte & 0xfffff000) + (((lin >>> 21) & 0x1ff) << 3)) >>> 0);
+      if (!(pde & 1)) return null;
+      if (pde & 0x80) return ((pde & 0xffe00000) | (lin & 0x1fffff)) >>> 0;
+      const pte = rd(((pde & 0xfffff000) + (((lin >>> 12) & 0x1ff) << 3)) >>> 0);
+      return pte & 1 ? ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0 : null;
+    }
+    const pde = rd(((this.cr3 & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0);
+    if (!(pde & 1)) return null;
+    if (pde & 0x80 && this.cr4 & CR4_PSE) return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    const pte = rd(((pde & 0xfffff000) | (((lin >>> 12) & 0x3ff) << 2)) >>> 0);
+    return pte & 1 ? ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0 : null;
   }
 
   /** Recomputes the TLB hit masks (CR0.WP and EFER.NXE change what a hit needs). */
@@ -1014,6 +1036,19 @@ export class Cpu implements RmapOwner {
   tscOffset = 0n;
   readTsc(): bigint { return BigInt(this.icount) + this.tscOffset; }
   writeTsc(v: bigint): void { this.tscOffset = v - BigInt(this.icount); }
+
+  // ---- FpuHost: what the x87 unit sees of the core ------------------------
+
+  /** FCOMI/FUCOMI: ZF, PF, CF from the comparison; OF, SF, AF cleared (SDM Vol.2A FCOMI). */
+  setEflagsZPC(zf: boolean, pf: boolean, cf: boolean): void {
+    this.materializeFlags();
+    this.flags = (this.flags & ~(ZF | PF | CF | OF | SF | AF)) | (zf ? ZF : 0) | (pf ? PF : 0) | (cf ? CF : 0);
+  }
+  setAX(v: number): void { this.r16[0] = v; }
+  /** FERR# (IRQ13 on a PC when CR0.NE=0); the platform wires `onFerr`. */
+  onFerr: ((asserted: boolean) => void) | null = null;
+  setFerr(asserted: boolean): void { this.onFerr?.(asserted); }
+  get realMode(): boolean { return !(this.cr0 & CR0_PE) || (this.flags & VM) !== 0; }
 
   /** What CPUID reports: derived from what is attached. */
   apicId = 0;

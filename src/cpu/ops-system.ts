@@ -351,4 +351,18 @@ export function fwait(cpu: Cpu): void {
   cpu.fpu?.fwait(cpu);
 }
 
+/**
+ * FXSAVE/FXRSTOR m512 (0F AE /0, /1; SDM Vol.2A): #NM with CR0.EM or CR0.TS, #GP(0) when
+ * the operand is not 16-byte aligned, #UD without an FXSR-capable x87 unit.
+ */
+export function fxsaveRstor(cpu: Cpu, i: Insn): void {
+  const fpu = cpu.fpu;
+  if (!fpu || !fpu.hasFxsr || !fpu.fxsave || !fpu.fxrstor) cpu.raise(UD);
+  if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.raise(NM);
+  const off = cpu.ea(i);
+  if (((cpu.segBase[i.seg] + off) & 15) !== 0) cpu.raise(GP, 0);
+  if (i.reg === 0) { cpu.probeWrite(i.seg, off, 512); fpu.fxsave(cpu, i.seg, off); }
+  else { cpu.probeRead(i.seg, off, 512); fpu.fxrstor(cpu, i.seg, off); }
+}
+
 export { CR0_CD, CR0_NW };

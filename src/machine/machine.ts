@@ -11,6 +11,7 @@ import { PhysMemory } from '../mmu/physmem';
 import { loadKernel, type LoadedImage, type KernelSpec } from '../loader/index';
 import type { MultibootModule } from '../loader/multiboot';
 import { describeState } from './dump';
+import { X87 } from '../cpu/fpu/x87';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
 export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
@@ -119,6 +120,12 @@ export class Machine {
     this.cpu.intr = this.platform.interruptLine;
     this.cpu.msrHandlers.push(this.platform.lapic);
     this.cpu.hasApic = true;
+    // The x87 unit. With CR0.NE=0, FERR# reaches the PIC as IRQ13 (PC/AT wiring); a write
+    // to port 0xF0 clears the latch (the "ignore numeric error" port).
+    this.cpu.fpu = new X87();
+    const irq13 = this.platform.pic.irqLine(13);
+    this.cpu.onFerr = (asserted) => { if (!(this.cpu.cr0 & 0x20)) irq13.set(asserted); };
+    this.platform.bus.registerPorts('fpu-error', 0xf0, 1, { read: () => 0xff, peek: () => 0xff, write: () => irq13.set(false) });
     this.platform.a20.onChange = (on) => {
       this.cpu.a20Mask = on ? 0xffffffff : 0xffefffff;
       this.cpu.flushTlb(true);

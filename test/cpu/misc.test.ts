@@ -100,19 +100,18 @@ describe('CPUID', () => {
     expect(g.edx).toBe((0x0000a97c | 1 | (1 << 9)) >>> 0);
     expect(g.ebx >>> 24).toBe(3);
   });
-  // BUG (src/cpu/table.ts + cpuid.ts): with an x87 unit whose hasFxsr is true (src/cpu/fpu/x87.ts X87
-  // declares hasFxsr = true), CPUID.1:EDX.FXSR[24] = 1, but the table has no 0F AE entry, so FXSAVE
-  // #UDs. SDM Vol.2A FXSAVE: #UD only if CPUID.01H:EDX.FXSR[bit 24] = 0 (or CR0.EM = 1).
-  it.fails('FXSAVE does not #UD when CPUID advertises FXSR', () => {
+  // SDM Vol.2A FXSAVE: #UD only if CPUID.01H:EDX.FXSR[bit 24] = 0 (or CR0.EM = 1).
+  it('FXSAVE does not #UD when CPUID advertises FXSR', () => {
     const g = new Harness().flat32([0xf4]);
-    g.cpu.fpu = { reset() {}, exec() {}, fwait() {}, hasFxsr: true };
+    let saved = -1;
+    g.cpu.fpu = { reset() {}, exec() {}, fwait() {}, hasFxsr: true, fxsave: (_h, _s, off) => { saved = off; }, fxrstor() {} };
     g.exec([0x0f, 0xa2], { [EAX]: 1 });
     expect(g.edx & (1 << 24)).toBe(1 << 24);
     g.exec([0x0f, 0xae, 0x03], { [EBX]: DATA }); // fxsave [ebx] (DATA is 16-byte aligned)
+    expect(saved).toBe(DATA);
   });
-  // BUG (src/cpu/cpu.ts, reset): EDX after RESET holds 0x0601 but CPUID.1:EAX reports SIGNATURE 0x0611.
   // SDM Vol.3A §9.1.4 / Table 9-1: EDX after reset = the processor signature (same as CPUID.1:EAX).
-  it.fails('EDX after RESET equals the CPUID leaf-1 signature', () => {
+  it('EDX after RESET equals the CPUID leaf-1 signature', () => {
     const cpu = new Cpu(new PhysMemory(1 << 20), new FakeIo());
     cpu.reset();
     expect(cpu.r32[EDX] >>> 0).toBe(SIGNATURE);
