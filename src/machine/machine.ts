@@ -47,6 +47,8 @@ export interface MachineConfig {
   cpu?: CpuOptions;
   /** Instructions per vCPU slice when no timer is due sooner. */
   quantum?: number;
+  /** Serial line timing: 'fast' (default; host speed) or 'real' (the programmed baud rate). */
+  serialTiming?: 'fast' | 'real';
 }
 
 export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget';
@@ -114,6 +116,7 @@ export class Machine {
       onReset: () => this.requestStop({ reason: 'reboot', exitStatus: EXIT_REBOOT, message: 'the guest requested a reboot', instructions: 0 }),
     });
     if (config.debugIoport) this.platform.bus.traceIo = config.debugIoport;
+    this.platform.com1.lineTiming = this.platform.com2.lineTiming = config.serialTiming ?? 'fast';
     this.mem = new PhysMemory(ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;

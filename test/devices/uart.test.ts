@@ -221,3 +221,21 @@ describe('16550A UART', () => {
     expect(inb(RBR!)).toBe(0x62);
   });
 });
+
+describe('16550A UART, fast line timing (the Machine default)', () => {
+  it('keeps the FIFO and THRE interrupt semantics with a 1 µs character frame', () => {
+    const { out, inb, chr, uart, run, irq } = setup();
+    uart.lineTiming = 'fast';
+    expect(uart.charTimeNs()).toBe(1000);
+    out(FCR, 0x07); // FIFO on
+    out(MCR!, 0x08); // OUT2: interrupts reach the PIC
+    out(IER!, 0x02); // THRE interrupt
+    for (const c of 'fast line') out(RBR!, c.charCodeAt(0));
+    expect(inb(LSR!) & 0x20).toBe(0); // still sending
+    run(9 * 1000 + 1);
+    expect(chr.text).toBe('fast line');
+    expect(inb(LSR!) & 0x60).toBe(0x60); // THRE and TEMT
+    expect(irq.level).toBe(true);
+    expect(inb(IIR!) & 0x0f).toBe(0x02); // THRE interrupt identified
+  });
+});

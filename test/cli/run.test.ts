@@ -1,0 +1,90 @@
+// `ts86 run` end to end: the built CLI, spawned as a user would run it.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'ts86.js');
+
+function ts86(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ts86 run', () => {
+  it('runs a test kernel written for QEMU (multiboot ELF) and exits with the status QEMU gives', () => {
+    const r = ts86(['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '-p', 'foo=bar']);
+    expect(r.stdout).toContain('ok 2 boot info; cmdline: mbtest.elf foo=bar');
+    expect(r.stdout).toContain('mbtest: all checks passed');
+    expect(r.status).toBe((0x10 << 1) | 1);
+    expect(r.stderr).toMatch(/# ts86 run -k .*mbtest\.elf -m 64 -c 1 --name guest-\d+/);
+    expect(r.stderr).toMatch(/session ended normally/);
+  });
+
+  it('runs a flat binary that programs PIC, PIT and UART and exits through port 0xf4', () => {
+    const r = ts86(['run', 'fixtures/platform/kernel.bin', '-m', '64']);
+    expect(r.stdout).toContain('ticks: 10');
+    expect(r.status).toBe((0x21 << 1) | 1);
+  });
+
+  it('deterministic runs give identical output', () => {
+    const a = ts86(['run', 'fixtures/platform/apic-kernel.bin', '-m', '64', '--deterministic', '--stats']);
+    const b = ts86(['run', 'fixtures/platform/apic-kernel.bin', '-m', '64', '--deterministic', '--stats']);
+    expect(a.stdout).toBe(b.stdout);
+    const stats = (s: string) => JSON.parse(s.slice(s.indexOf('{'))) as { instructions: number };
+    expect(stats(a.stderr).instructions).toBe(stats(b.stderr).instructions);
+    expect(a.status).toBe(b.status);
+  });
+
+  it('--stats prints the TLB, reverse-map and code-cache counters', () => {
+    const r = ts86(['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--stats']);
+    const s = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, Record<string, number>>;
+    for (const k of ['hits', 'misses', 'flushes', 'walks']) expect(s.tlb).toHaveProperty(k);
+    for (const k of ['allocs', 'frees', 'steals', 'promotions', 'invalidations']) expect(s.rmap).toHaveProperty(k);
+    expect(s.code.decodes).toBeGreaterThan(0);
+  });
+
+  describe('bad input: one clear line, non-zero exit, no stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    const cases: [string, string[], RegExp, (() => void)?][] = [
+      ['a missing kernel', ['run', '-k', join(dir, 'nope'), '-m', '64'], /kernel .*nope: no such file/],
+      ['too little memory', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '32'], /at least 64 MiB/],
+      ['a bad memory size', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', 'lots'], /not a memory size/],
+      ['a missing disk', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '-d', join(dir, 'disk.img')], /-d .*disk\.img: no such file/],
+      ['a truncated bzImage', ['run', '-k', join(dir, 'trunc.bz'), '-m', '64'], /bzImage truncated/, () => {
+        const img = new Uint8Array(1024);
+        img[0x1fe] = 0x55; img[0x1ff] = 0xaa; img.set([0x48, 0x64, 0x72, 0x53], 0x202); img[0x206] = 0x0f; img[0x207] = 0x02; img[0x211] = 1; img[0x1f1] = 20;
+        writeFileSync(join(dir, 'trunc.bz'), img);
+      }],
+      ['an ELF for another machine', ['run', '-k', join(dir, 'arm.elf'), '-m', '64'], /not i386/, () => {
+        const img = new Uint8Array(64);
+        img.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]); img[18] = 40; // EM_ARM
+        writeFileSync(join(dir, 'arm.elf'), img);
+      }],
+      ['virtio console (not there yet)', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--console', 'virtio'], /virtio console is not implemented/],
+    ];
+    for (const [name, args, msg, prep] of cases) {
+      it(name, () => {
+        prep?.();
+        const r = ts86(args);
+        expect(r.status).toBe(2);
+        expect(r.stderr).toMatch(msg);
+        expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+        expect(r.stderr.trim().split('\n').length).toBe(1);
+      });
+    }
+  });
+
+  it('a guest that triple-faults ends with status 3 and a register dump', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    // Flat 32-bit: lidt with limit 0, then int3 -> #GP -> #DF -> triple fault.
+    const code = [0x0f, 0x01, 0x1d, 0x10, 0x00, 0x10, 0x00, 0xcc, 0xf4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    writeFileSync(join(dir, 'tf.bin'), Uint8Array.from(code));
+    const r = ts86(['run', '-k', join(dir, 'tf.bin'), '-m', '64']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/triple fault/);
+    expect(r.stderr).toMatch(/EIP=/);
+    void readFileSync;
+  });
+});
