@@ -19,6 +19,7 @@ await build({
     cli: 'src/cli/main.ts',
     index: 'src/index.ts',
     'bench/cpu-loop': 'bench/cpu-loop.ts',
+    'bench/mmu': 'bench/mmu.ts',
   },
   outdir: 'dist',
 });

@@ -60,11 +60,17 @@ export class Rmap {
   private readonly eNext: Int32Array;
   private readonly ePrev: Int32Array;
   private readonly eHashNext: Int32Array;
+  /** Hash chains are doubly linked: stale duplicates of one (frame, entry) pile up in one chain, and unlinking must stay O(1). */
+  private readonly eHashPrev: Int32Array;
   private readonly hash: Int32Array;
   private freeHead = NONE;
   private freeCount = 0;
   /** Rotating cursor for stale reclamation and stealing. */
   private cursor = 0;
+  /** Whether onTracked(frame, true) is in force (so transitions are reported exactly once). */
+  private readonly tracked: Uint8Array;
+  /** Frame whose dependents write() is dropping (demotion deferred), or NONE. */
+  private writing = NONE;
 
   constructor(frames: number, owner: RmapOwner, capacity = 1 << 16, reserve = 64) {
     this.owner = owner;
@@ -76,6 +82,7 @@ export class Rmap {
     this.fInSize = new Int16Array(frames);
     this.fHead = new Int32Array(frames).fill(NONE);
     this.fCount = new Int32Array(frames);
+    this.tracked = new Uint8Array(frames);
     this.eKey = new Int32Array(capacity);
     this.eGen = new Int32Array(capacity);
     this.eFrame = new Int32Array(capacity);
@@ -84,6 +91,7 @@ export class Rmap {
     this.eNext = new Int32Array(capacity);
     this.ePrev = new Int32Array(capacity);
     this.eHashNext = new Int32Array(capacity);
+    this.eHashPrev = new Int32Array(capacity);
     this.hash = new Int32Array(1 << HASH_BITS).fill(NONE);
     this.ePrev.fill(-2); // -2 marks a free pool entry
     for (let e = capacity - 1; e >= 0; e--) { this.eNext[e] = this.freeHead; this.freeHead = e; }
@@ -108,7 +116,6 @@ export class Rmap {
    */
   add(frame: number, off: number, size: number, key: number, gen: number): void {
     if (frame < 0 || frame >= this.fHead.length) return; // outside RAM: MMIO page tables are not cached
-    const wasEmpty = this.count(frame) === 0;
     if (this.fHead[frame] === NONE) {
       // A stale inline dependent (dropped since) is simply replaced.
       if (this.fInKey[frame] !== NONE && !this.owner.isLive(this.fInKey[frame], this.fInGen[frame])) {
@@ -117,7 +124,7 @@ export class Rmap {
       }
       if (this.fInKey[frame] === NONE) {
         this.fInKey[frame] = key; this.fInGen[frame] = gen; this.fInOff[frame] = off; this.fInSize[frame] = size;
-        if (wasEmpty) this.onTracked(frame, true);
+        this.setTracked(frame, true);
         return;
       }
       // Second mapping: promote the inline one to the list.
@@ -127,6 +134,15 @@ export class Rmap {
       this.link(frame, o, s, k, g);
     }
     this.link(frame, off, size, key, gen);
+    // Allocation may have reclaimed or stolen this frame's other entries (even all of
+    // them, reporting the frame untracked in between): report it tracked again.
+    this.setTracked(frame, true);
+  }
+
+  private setTracked(frame: number, on: boolean): void {
+    if ((this.tracked[frame] === 1) === on) return;
+    this.tracked[frame] = on ? 1 : 0;
+    this.onTracked(frame, on);
   }
 
   private link(frame: number, off: number, size: number, key: number, gen: number): void {
@@ -138,7 +154,10 @@ export class Rmap {
     this.fHead[frame] = e;
     this.fCount[frame]++;
     const b = this.bucket(frame, size >= 4096 ? -1 : off >> 2);
-    this.eHashNext[e] = this.hash[b];
+    const first = this.hash[b];
+    this.eHashNext[e] = first;
+    this.eHashPrev[e] = NONE;
+    if (first !== NONE) this.eHashPrev[first] = e;
     this.hash[b] = e;
   }
 
@@ -154,8 +173,10 @@ export class Rmap {
 
   /** Normal-path refill: reclaim pool entries whose dependent no longer exists. */
   private refill(protect: number): void {
-    const n = this.capacity;
-    for (let scanned = 0; scanned < n && this.freeCount <= this.reserve * 2; scanned++) {
+    // Bounded scan: with a pool full of live entries an unbounded scan would cost O(capacity)
+    // per allocation; the rotating cursor still visits every entry over successive refills.
+    const n = this.capacity, budget = Math.min(n, Math.max(64, 4 * this.reserve));
+    for (let scanned = 0; scanned < budget && this.freeCount <= this.reserve * 2; scanned++) {
       const e = this.cursor;
       this.cursor = (this.cursor + 1) % n;
       if (!this.isAllocated(e)) continue;
@@ -168,20 +189,27 @@ export class Rmap {
 
   private isAllocated(e: number): boolean { return this.ePrev[e] !== -2; }
 
-  /** Pool dry: take an entry from a frame with several mappings, dropping its dependent. */
+  /**
+   * Pool dry: take an entry from a frame with several mappings, dropping its dependent.
+   * Other frames are preferred; the frame being added to (`protect`) is used only when
+   * it holds every entry (a tiny pool and one busy page table), so this never fails
+   * while any frame has two or more pool entries.
+   */
   private steal(protect: number): void {
     const n = this.capacity;
-    for (let scanned = 0; scanned < 2 * n; scanned++) {
-      const e = this.cursor;
-      this.cursor = (this.cursor + 1) % n;
-      if (!this.isAllocated(e)) continue;
-      const f = this.eFrame[e];
-      if (f === protect || this.fCount[f] < 2) continue;
-      const k = this.eKey[e], g = this.eGen[e];
-      this.unlink(e);
-      this.stats.steals++;
-      this.owner.drop(k, g);
-      return;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let scanned = 0; scanned < n; scanned++) {
+        const e = this.cursor;
+        this.cursor = (this.cursor + 1) % n;
+        if (!this.isAllocated(e)) continue;
+        const f = this.eFrame[e];
+        if ((pass === 0 && f === protect) || this.fCount[f] < 2) continue;
+        const k = this.eKey[e], g = this.eGen[e];
+        this.unlink(e);
+        this.stats.steals++;
+        this.owner.drop(k, g);
+        return;
+      }
     }
     throw new Error('rmap: pool exhausted and nothing to steal (capacity too small for one frame)');
   }
@@ -193,18 +221,20 @@ export class Rmap {
     if (p !== NONE) this.eNext[p] = nx; else this.fHead[f] = nx;
     if (nx !== NONE) this.ePrev[nx] = p;
     this.fCount[f]--;
-    const b = this.bucket(f, this.eSize[e] >= 4096 ? -1 : this.eOff[e] >> 2);
-    let c = this.hash[b], prev = NONE;
-    while (c !== NONE && c !== e) { prev = c; c = this.eHashNext[c]; }
-    if (c === e) {
-      if (prev === NONE) this.hash[b] = this.eHashNext[e]; else this.eHashNext[prev] = this.eHashNext[e];
-    }
+    this.removeFromHash(e);
     this.ePrev[e] = -2;
     this.eNext[e] = this.freeHead;
     this.freeHead = e;
     this.freeCount++;
     this.stats.frees++;
-    // Back to one mapping: demote the list to the inline slot.
+    // Back to one mapping: demote the list to the inline slot (deferred while write()
+    // walks this frame's list or hash chains: demoting then would free an entry the walk
+    // is about to visit and move a dependent that may overlap the write out of its reach).
+    if (f === this.writing) return;
+    this.maybeDemote(f);
+  }
+
+  private maybeDemote(f: number): void {
     if (this.fCount[f] === 1 && this.fInKey[f] === NONE) {
       const last = this.fHead[f];
       const k = this.eKey[last], g = this.eGen[last], o = this.eOff[last], s = this.eSize[last];
@@ -218,16 +248,14 @@ export class Rmap {
       this.stats.frees++;
       this.fInKey[f] = k; this.fInGen[f] = g; this.fInOff[f] = o; this.fInSize[f] = s;
       this.stats.demotions++;
-    } else if (this.count(f) === 0) this.onTracked(f, false);
+    } else if (this.count(f) === 0) this.setTracked(f, false);
   }
 
   private removeFromHash(e: number): void {
-    const b = this.bucket(this.eFrame[e], this.eSize[e] >= 4096 ? -1 : this.eOff[e] >> 2);
-    let c = this.hash[b], prev = NONE;
-    while (c !== NONE && c !== e) { prev = c; c = this.eHashNext[c]; }
-    if (c === e) {
-      if (prev === NONE) this.hash[b] = this.eHashNext[e]; else this.eHashNext[prev] = this.eHashNext[e];
-    }
+    const p = this.eHashPrev[e], n = this.eHashNext[e];
+    if (p !== NONE) this.eHashNext[p] = n;
+    else this.hash[this.bucket(this.eFrame[e], this.eSize[e] >= 4096 ? -1 : this.eOff[e] >> 2)] = n;
+    if (n !== NONE) this.eHashPrev[n] = p;
   }
 
   /**
@@ -236,8 +264,29 @@ export class Rmap {
    */
   write(frame: number, off: number, size: number): void {
     if (frame < 0 || frame >= this.fHead.length) return;
+    if (this.count(frame) === 0) return;
     const end = off + size;
-    // Inline slot.
+    if (this.fHead[frame] !== NONE) {
+      this.writing = frame;
+      try {
+        if (size >= 512) {
+          // A large write (DMA, REP STOS of a whole page): walk the frame's list.
+          for (let e = this.fHead[frame]; e !== NONE;) {
+            const nx = this.eNext[e];
+            if (this.eOff[e] < end && off < this.eOff[e] + this.eSize[e]) this.dropEntry(e);
+            e = nx;
+          }
+        } else {
+          // Entry-precise: hash buckets of the 4-byte indices the write touches (and the one
+          // before, for 8-byte entries), plus whole-frame dependents.
+          for (let idx = (off >> 2) - 1; idx <= (end - 1) >> 2; idx++) this.dropBucket(frame, idx, off, end);
+          this.dropBucket(frame, -1, off, end);
+        }
+      } finally {
+        this.writing = NONE;
+      }
+    }
+    // Inline slot (after the list: nothing can be demoted into it while the list is walked).
     const ik = this.fInKey[frame];
     if (ik !== NONE) {
       const o = this.fInOff[frame], s = this.fInSize[frame];
@@ -245,24 +294,11 @@ export class Rmap {
         const g = this.fInGen[frame];
         this.fInKey[frame] = NONE;
         this.stats.invalidations++;
-        if (this.fHead[frame] === NONE) this.onTracked(frame, false);
         this.owner.drop(ik, g);
       }
     }
-    if (this.fHead[frame] === NONE) return;
-    if (size >= 512) {
-      // A large write (DMA, REP STOS of a whole page): walk the frame's list.
-      for (let e = this.fHead[frame]; e !== NONE;) {
-        const nx = this.eNext[e];
-        if (this.eOff[e] < end && off < this.eOff[e] + this.eSize[e]) this.dropEntry(e);
-        e = nx;
-      }
-      return;
-    }
-    // Entry-precise: hash buckets of the 4-byte indices the write touches (and the one
-    // before, for 8-byte entries), plus whole-frame dependents.
-    for (let idx = (off >> 2) - 1; idx <= (end - 1) >> 2; idx++) this.dropBucket(frame, idx, off, end);
-    this.dropBucket(frame, -1, off, end);
+    if (this.count(frame) === 0) this.setTracked(frame, false);
+    else this.maybeDemote(frame);
   }
 
   private dropBucket(frame: number, idx: number, off: number, end: number): void {

@@ -43,6 +43,8 @@ export class Tlb {
   private readonly slotCr3: Float64Array;
   private readonly slotUse: Float64Array;
   private useClock = 0;
+  /** Dependencies of global entries, by rmap key (see carryGlobals). */
+  private readonly globalDeps = new Map<number, { gen: number; deps: Float64Array; sizes: Uint8Array; n: number }>();
   private gen = 1;
 
   constructor(readonly rmap: Rmap, readonly keyBase: number, slots = 4, keepAcrossCr3 = true) {
@@ -94,10 +96,39 @@ export class Tlb {
     const n = this.fillCount[s];
     if (n < FILL_LIST) { this.filled[s][n] = lpn; this.fillCount[s] = n + 1; } else this.overflow[s] = 1;
     const k = this.key(s, lpn);
+    if (entry & TLB_G) {
+      // Remember what a global translation derives from, so a CR3 load into a fresh slot
+      // can carry it over (registered under the same paging-structure entries).
+      let r = this.globalDeps.get(k);
+      if (!r) { r = { gen: 0, deps: new Float64Array(4), sizes: new Uint8Array(4), n: 0 }; this.globalDeps.set(k, r); }
+      r.gen = g; r.n = ndeps;
+      for (let d = 0; d < ndeps; d++) { r.deps[d] = deps[d]; r.sizes[d] = depSizes[d]; }
+    }
     for (let d = 0; d < ndeps; d++) {
       const a = deps[d];
       this.rmap.add(Math.floor(a / 4096), a % 4096, depSizes[d], k, g);
     }
+  }
+
+  /**
+   * Copies the live global entries of slot `from` into the current slot. SDM Vol.3A
+   * §4.10.2.4: with CR4.PGE=1, translations of global pages are not invalidated by a CR3
+   * load. Each copy is registered in the rmap under the entries the original derives
+   * from, so it is dropped exactly when they change.
+   */
+  private carryGlobals(from: number): void {
+    const t = this.tables[from];
+    if (!t) return;
+    const gs = this.gens[from]!;
+    const copy = (lpn: number): void => {
+      const e = t[lpn];
+      if (e === 0 || !(e & TLB_G) || this.cur[lpn] !== 0) return;
+      const r = this.globalDeps.get(this.key(from, lpn));
+      if (!r || r.gen !== gs[lpn]) return;
+      this.fill(lpn, e, r.deps, r.sizes, r.n);
+    };
+    if (this.overflow[from]) { for (let p = 0; p < PAGES; p++) if (t[p] & TLB_G) copy(p); }
+    else { const f = this.filled[from]; for (let k = 0, n = this.fillCount[from]; k < n; k++) copy(f[k]); }
   }
 
   /** Empties one slot (optionally keeping global entries). */
@@ -108,7 +139,18 @@ export class Tlb {
     if (this.overflow[s] && !keepGlobal) {
       t.fill(0);
     } else if (this.overflow[s]) {
-      for (let p = 0; p < PAGES; p++) if (t[p] !== 0 && !(t[p] & TLB_G)) t[p] = 0;
+      // Keep the global entries, and list them again: a later flush that drops globals too
+      // (CR4.PGE cleared, paging-mode change) must still find them.
+      const f = this.filled[s];
+      let kept = 0, over = 0;
+      for (let p = 0; p < PAGES; p++) {
+        if (t[p] === 0) continue;
+        if (!(t[p] & TLB_G)) { t[p] = 0; continue; }
+        if (kept < FILL_LIST) f[kept++] = p; else over = 1;
+      }
+      this.fillCount[s] = kept;
+      this.overflow[s] = over;
+      return;
     } else {
       const f = this.filled[s];
       let kept = 0;
@@ -133,18 +175,22 @@ export class Tlb {
       this.slotCr3[this.curSlot] = tag;
       return;
     }
-    let victim = 0;
+    // The victim is the least recently used slot other than the current one (whose
+    // global entries are carried over).
+    let victim = this.tables.length > 1 && this.curSlot === 0 ? 1 : 0;
     for (let s = 0; s < this.tables.length; s++) {
       if (this.slotCr3[s] === tag) {
         this.stats.cr3Reuses++;
         this.select(s);
         return;
       }
-      if (this.slotUse[s] < this.slotUse[victim]) victim = s;
+      if (s !== this.curSlot && this.slotUse[s] < this.slotUse[victim]) victim = s;
     }
     this.flushSlot(victim, false);
     this.slotCr3[victim] = tag;
+    const from = this.curSlot;
     this.select(victim);
+    if (pgeGlobalKeep && from !== victim) this.carryGlobals(from);
   }
 
   private select(s: number): void {

@@ -95,7 +95,13 @@ export function walk32(mem: PhysMemory, cr3: number, lin: number, acc: number, w
 /**
  * PAE paging (SDM Vol.3A §4.4): PDPTE, PDE (2 MiB pages), PTE, with the XD bit when
  * EFER.NXE=1. Physical addresses above 4 GiB are not supported (bits 32+ must be zero,
- * else the entry counts as reserved).
+ * else the entry counts as reserved), i.e. MAXPHYADDR = 32. Note: CPUID must say so
+ * (leaf 80000008H EAX[7:0] = 32); without that leaf the SDM (§4.1.4) implies
+ * MAXPHYADDR = 36 for a PAE processor, which would make bits 35:32 address bits.
+ * Deviation, on purpose: the four PDPTEs are re-read on every walk instead of being
+ * loaded into registers by MOV CR3 (§4.4.1), so a reserved PDPTE bit raises #PF(RSVD)
+ * at the access rather than #GP at MOV CR3, and a PDPTE edit takes effect without a
+ * CR3 reload (the rmap drops translations derived from it either way).
  */
 export function walkPae(mem: PhysMemory, cr3: number, lin: number, acc: number, wp: boolean, nxe: boolean, out: WalkResult): void {
   out.ndeps = 0;
