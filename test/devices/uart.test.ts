@@ -235,7 +235,7 @@ describe('16550A UART, fast line timing (the Machine default)', () => {
     run(9 * 1000 + 1);
     expect(chr.text).toBe('fast line');
     expect(inb(LSR!) & 0x60).toBe(0x60); // THRE and TEMT
-    expect(irq.level).toBe(true);
+    expect(irq.high).toBe(true);
     expect(inb(IIR!) & 0x0f).toBe(0x02); // THRE interrupt identified
   });
 });
