@@ -1034,8 +1034,15 @@ export class Cpu implements RmapOwner, FpuHost {
 
   // ---- time stamp counter: derived from executed instructions, so runs are deterministic ----
   tscOffset = 0n;
-  readTsc(): bigint { return BigInt(this.icount) + this.tscOffset; }
-  writeTsc(v: bigint): void { this.tscOffset = v - BigInt(this.icount); }
+  /**
+   * The time-stamp counter's source, in cycles. Default: one cycle per executed
+   * instruction. A Machine replaces it with its clock (1 GHz nominal), so that RDTSC,
+   * the PIT, the RTC and the APIC timer all agree — on the host clock, or on the
+   * virtual clock of a deterministic run.
+   */
+  tscSource: () => number = () => this.icount;
+  readTsc(): bigint { return BigInt(Math.floor(this.tscSource())) + this.tscOffset; }
+  writeTsc(v: bigint): void { this.tscOffset = v - BigInt(Math.floor(this.tscSource())); }
 
   // ---- FpuHost: what the x87 unit sees of the core ------------------------
 

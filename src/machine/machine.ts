@@ -84,6 +84,8 @@ export class Machine {
   private inRun = false;
   private consoleTail = '';
   private readonly quantum: number;
+  /** Measured guest instructions per host second (host-clock runs size their slices with it). */
+  private ipsEstimate = 20e6;
   /** Called after every instruction when set (--debug-single-step); the loop then runs one instruction per slice. */
   traceStep: ((cpu: Cpu) => void) | null = null;
 
@@ -121,6 +123,9 @@ export class Machine {
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;
+    // TSC at a nominal 1 GHz from the machine clock (ns): consistent with every timer device.
+    const clock = this.clock;
+    this.cpu.tscSource = () => clock.now();
     this.cpu.msrHandlers.push(this.platform.lapic);
     this.cpu.hasApic = true;
     // The x87 unit. With CR0.NE=0, FERR# reaches the PIC as IRQ13 (PC/AT wiring); a write
@@ -242,13 +247,23 @@ export class Machine {
       const deadline = this.aio.nextDeadline();
       let slice = this.quantum;
       if (deadline >= 0) {
-        slice = this.clock instanceof VirtualClock ? Math.min(slice, this.clock.instructionsUntil(deadline)) : slice;
+        if (this.clock instanceof VirtualClock) slice = Math.min(slice, this.clock.instructionsUntil(deadline));
+        else {
+          // Host clock: stop the slice near the next deadline, using the measured speed,
+          // so a device timer (a UART frame, a PIT edge) is serviced on time rather than
+          // after a whole quantum.
+          const ns = deadline - this.clock.now();
+          slice = Math.min(slice, Math.max(1, Math.floor((ns * this.ipsEstimate) / 1e9)));
+        }
       }
       slice = Math.max(1, Math.min(slice, maxInstructions - used));
       if (this.traceStep) slice = 1;
       this.inRun = true;
+      const i0 = this.cpu.icount, h0 = host.now();
       const exit = this.cpu.run(slice);
       this.inRun = false;
+      const dn = this.cpu.icount - i0, dt = host.now() - h0;
+      if (dn >= 10_000 && dt > 0) this.ipsEstimate = 0.8 * this.ipsEstimate + 0.2 * ((dn * 1e9) / dt);
       this.traceStep?.(this.cpu);
       if (exit === Exit.Shutdown) {
         return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${this.cpu.shutdownReason}\n${this.dump()}`, instructions: 0 }, start);
