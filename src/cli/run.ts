@@ -51,7 +51,7 @@ function readInput(path: string, what: string): Uint8Array {
 interface RunOpts {
   name?: string; cpus: string; mem?: string; kernel?: string; initrd?: string; params?: string; disk: string[];
   console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
-  deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string;
+  deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
 }
 
 export function registerRunCommand(program: Command): void {
@@ -72,6 +72,7 @@ export function registerRunCommand(program: Command): void {
     .option('--debug-ioport', 'trace every port access to stderr')
     .option('--debug-single-step', 'trace every instruction (CS:EIP) to stderr')
     .option('--stats', 'print TLB, reverse-map, code-cache and event-loop counters at exit')
+    .option('--dump-pagetables [addr]', 'at exit, print the page-table walk of ADDR (repeatable; default EIP) and the mapped ranges', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--deterministic', 'virtual clock from executed instructions; same input, same run')
     .option('--ips <n>', 'nominal instructions per second of the virtual clock', '100000000')
     .option('--flat-addr <addr>', 'load address for flat binaries', '0x100000')
@@ -161,6 +162,12 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   }
   const normal = outcome.reason === 'poweroff' || outcome.reason === 'reboot' || outcome.reason === 'debug-exit';
   process.stderr.write(normal ? chalk.dim(`\n  # ts86 session ended normally (${outcome.message}; exit status ${outcome.exitStatus}).\n`) : chalk.red(`\n  # ts86 session ended: ${outcome.message} (exit status ${outcome.exitStatus})\n`));
+  if (o.dumpPagetables) {
+    // `--dump-pagetables` alone gives `true`; with addresses, a list.
+    const lins = (Array.isArray(o.dumpPagetables) ? o.dumpPagetables : []).filter((a) => typeof a === 'string').map((a) => Number(a));
+    if (lins.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new UserError(`--dump-pagetables ${o.dumpPagetables.join(',')}: not a linear address`);
+    process.stderr.write(`${m.dumpPageTables(lins.length ? lins : [(m.cpu.segBase[1] + m.cpu.eip) >>> 0])}\n`);
+  }
   if (o.stats) process.stderr.write(`${JSON.stringify(m.stats(), null, 2)}\n`);
   return outcome.exitStatus;
 }

@@ -41,12 +41,14 @@ export function cpuid(p: CpuidPolicy, leaf: number, _sub: number): [number, numb
   if (leaf >= 0x80000000) {
     const brand = BRAND.padEnd(48, '\0');
     switch (leaf) {
-      case 0x80000000: return [0x80000004, 0, 0, 0];
+      case 0x80000000: return [0x80000008, 0, 0, 0];
       case 0x80000001: return [0, 0, 0, FEAT_NX];
       case 0x80000002: case 0x80000003: case 0x80000004: {
         const k = (leaf - 0x80000002) * 16;
         return [str4(brand, k), str4(brand, k + 4), str4(brand, k + 8), str4(brand, k + 12)];
       }
+      // Address sizes: 32 physical bits (PAE entries above 4 GiB are reserved here), 32 linear bits.
+      case 0x80000008: return [0x2020, 0, 0, 0];
       default: leaf = 1;
     }
   }

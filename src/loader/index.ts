@@ -44,7 +44,8 @@ export function loadKernel(k: KernelSpec, mem: LoadTarget): LoadedImage {
     kind: 'flat',
     describe: `flat binary at 0x${k.flatAddr.toString(16)} (${k.flatBits}-bit)`,
     entry: k.flatBits === 16
-      ? { mode: 'real', eip: k.flatAddr & 0xf, cs: k.flatAddr >>> 4 }
+      // A boot sector convention: CS=0 below 64 KiB (0:7C00), else the segment of the address.
+      ? (k.flatAddr < 0x10000 ? { mode: 'real', eip: k.flatAddr, cs: 0 } : { mode: 'real', eip: k.flatAddr & 0xf, cs: k.flatAddr >>> 4 })
       : { mode: 'pm32', eip: k.flatAddr },
   };
 }

@@ -10,7 +10,7 @@ import { PcPlatform } from '../devices/pc-platform';
 import { PhysMemory } from '../mmu/physmem';
 import { loadKernel, type LoadedImage, type KernelSpec } from '../loader/index';
 import type { MultibootModule } from '../loader/multiboot';
-import { describeState } from './dump';
+import { describePageTables, describeState } from './dump';
 import { X87 } from '../cpu/fpu/x87';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
@@ -212,6 +212,8 @@ export class Machine {
 
   /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
   dump(): string { return describeState(this.cpu); }
+  /** The page-table walk of `lins` and the mapped ranges of the current address space. */
+  dumpPageTables(lins: number[]): string { return describePageTables(this.cpu, lins); }
 
   /**
    * Runs until the guest stops (or `maxInstructions` have run). Synchronous: the

@@ -45,6 +45,39 @@ describe('ts86 run', () => {
     expect(s.code.decodes).toBeGreaterThan(0);
   });
 
+  it('--dump-pagetables prints the walk of an address and the mapped ranges at exit', () => {
+    const r = ts86(['run', '-k', 'fixtures/mmu/mmutest.bin', '--bits', '16', '--flat-addr', '0x7c00', '-m', '64', '--dump-pagetables', '0x400000']);
+    expect(r.stdout).toContain('done');
+    expect(r.stderr).toMatch(/linear 0x00400000: 32-bit paging, CR3=0x00100000, PDE 1, PTE 0/);
+    expect(r.stderr).toMatch(/PTE\s+@0x00102000 = 0x[0-9a-f]{8}\s+P RW/);
+    expect(r.stderr).toMatch(/mapped ranges \(CR3=00100000\):\n\s+0x00000000-0x003fffff -> 0x00000000/);
+  });
+
+  it('SIGQUIT dumps registers, code at EIP and the stack; SIGUSR2 pauses and resumes; SIGINT stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    writeFileSync(join(dir, 'spin.bin'), Uint8Array.from([0x90, 0xeb, 0xfd])); // nop; jmp back
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BIN, 'run', '-k', join(dir, 'spin.bin'), '-m', '64'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const until = async (re: RegExp) => { for (let k = 0; k < 200 && !re.test(err); k++) await sleep(50); };
+    await until(/# ts86 run/);
+    child.kill('SIGQUIT');
+    await until(/EIP=/);
+    child.kill('SIGUSR2');
+    await until(/guest paused/);
+    child.kill('SIGUSR2');
+    await until(/guest resumed/);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    expect(err).toMatch(/EIP=0010000[0-3]/);
+    expect(err).toMatch(/=> 0010000[0-3]: (nop|jmp)/);
+    expect(err).toMatch(/stack at /);
+    expect(err).toMatch(/guest paused[\s\S]*guest resumed/);
+    expect(code).toBe(130);
+  });
+
   describe('bad input: one clear line, non-zero exit, no stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
     const cases: [string, string[], RegExp, (() => void)?][] = [
