@@ -222,16 +222,21 @@ export class Rmap {
     if (nx !== NONE) this.ePrev[nx] = p;
     this.fCount[f]--;
     this.removeFromHash(e);
-    this.ePrev[e] = -2;
-    this.eNext[e] = this.freeHead;
-    this.freeHead = e;
-    this.freeCount++;
-    this.stats.frees++;
+    this.release(e);
     // Back to one mapping: demote the list to the inline slot (deferred while write()
     // walks this frame's list or hash chains: demoting then would free an entry the walk
     // is about to visit and move a dependent that may overlap the write out of its reach).
     if (f === this.writing) return;
     this.maybeDemote(f);
+  }
+
+  /** Returns pool entry e (already unlinked) to the free list. */
+  private release(e: number): void {
+    this.ePrev[e] = -2;
+    this.eNext[e] = this.freeHead;
+    this.freeHead = e;
+    this.freeCount++;
+    this.stats.frees++;
   }
 
   private maybeDemote(f: number): void {
@@ -241,11 +246,7 @@ export class Rmap {
       this.fCount[f] = 0;
       this.fHead[f] = NONE;
       this.removeFromHash(last);
-      this.ePrev[last] = -2;
-      this.eNext[last] = this.freeHead;
-      this.freeHead = last;
-      this.freeCount++;
-      this.stats.frees++;
+      this.release(last);
       this.fInKey[f] = k; this.fInGen[f] = g; this.fInOff[f] = o; this.fInSize[f] = s;
       this.stats.demotions++;
     } else if (this.count(f) === 0) this.setTracked(f, false);
