@@ -26,12 +26,17 @@ describe.skipIf(!haveLinux)('the embedded Linux guest', () => {
       poll();
     });
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    await waitFor(/ts86-ready/, 180_000);
-    await waitFor(/ts86:[^\n]*# /, 60_000); // busybox may append a cursor query (ESC [6n) to the prompt
-    child.stdin.write('uname -a\n');
-    await waitFor(/Linux ts86 \S+ .* i686/, 60_000);
-    child.stdin.write('poweroff\n');
-    const code = await exited;
+    let code: number | null;
+    try {
+      await waitFor(/ts86-ready/, 180_000);
+      await waitFor(/ts86:[^\n]*# /, 60_000); // busybox may append a cursor query (ESC [6n) to the prompt
+      child.stdin.write('uname -a\n');
+      await waitFor(/Linux ts86 \S+ .* i686/, 60_000);
+      child.stdin.write('poweroff\n');
+      code = await exited;
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL'); // never leave a guest running after a failure
+    }
     expect(out).toMatch(/Linux ts86 6\.1\.\d+/);
     expect(err).toMatch(/session ended normally/);
     expect(code).toBe(0);

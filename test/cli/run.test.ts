@@ -62,15 +62,21 @@ describe('ts86 run', () => {
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
     const until = async (re: RegExp) => { for (let k = 0; k < 200 && !re.test(err); k++) await sleep(50); };
-    await until(/# ts86 run/);
-    child.kill('SIGQUIT');
-    await until(/EIP=/);
-    child.kill('SIGUSR2');
-    await until(/guest paused/);
-    child.kill('SIGUSR2');
-    await until(/guest resumed/);
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    let code: number | null;
+    try {
+      await until(/# ts86 run/);
+      child.kill('SIGQUIT');
+      await until(/EIP=/);
+      child.kill('SIGUSR2');
+      await until(/guest paused/);
+      child.kill('SIGUSR2');
+      await until(/guest resumed/);
+      child.kill('SIGINT');
+      code = await exited;
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL'); // never leave a guest spinning
+    }
     expect(err).toMatch(/EIP=0010000[0-3]/);
     expect(err).toMatch(/=> 0010000[0-3]: (nop|jmp)/);
     expect(err).toMatch(/stack at /);
