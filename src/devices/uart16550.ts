@@ -146,8 +146,9 @@ export class Uart16550 implements Device<UartState> {
 
   /**
    * Line timing. 'real' paces characters at the programmed baud rate (a polling guest
-   * waits as long as on hardware); 'fast' keeps every FIFO and interrupt semantic but
-   * makes a character frame take 1 µs, so consoles run at host speed (QEMU's choice).
+   * waits as long as on hardware); 'fast' sends a transmitted character at once (THRE
+   * and its interrupt immediately, as QEMU does) and makes other character frames
+   * (receive timeouts, loopback) take 1 µs, so consoles run at host speed.
    */
   lineTiming: 'real' | 'fast' = 'real';
 
@@ -336,6 +337,13 @@ export class Uart16550 implements Device<UartState> {
 
   private writeThr(v: number): void {
     this.thrInt = false;
+    if (this.lineTiming === 'fast' && !this.loop && this.tx.length === 0 && this.tsr < 0) {
+      // Fast line: the character leaves at once and THR is empty again (THRE interrupt
+      // pending), as in QEMU. No timer per character.
+      this.backend.write(Uint8Array.of(v));
+      this.thrInt = true;
+      return;
+    }
     if (this.tx.length >= this.txCapacity) {
       if (!this.fifoEnabled) this.tx[0] = v; // 16450: overwrites the holding register
       return; // FIFO full: the byte is lost, as on hardware
