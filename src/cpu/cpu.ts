@@ -644,14 +644,25 @@ export class Cpu implements RmapOwner, FpuHost {
     if (!(this.segPerm[seg] & 1) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.readFault(seg, off, size);
     const lin = (this.segBase[seg] + off) >>> 0;
     if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
+    if (this.memWatch !== null) this.memWatch(lin, size, false);
     return lin;
   }
   private checkWrite(seg: number, off: number, size: number): number {
     if (!(this.segPerm[seg] & 2) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.writeFault(seg);
     const lin = (this.segBase[seg] + off) >>> 0;
     if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
+    if (this.memWatch !== null) this.memWatch(lin, size, true);
     return lin;
   }
+
+  /**
+   * Debugger hook: called with the linear address, size and direction of every data
+   * access an instruction makes through a segment (explicit operands, stack, strings,
+   * x87 operands; read-modify-write operands report as writes). Null on the fast path.
+   * It must not throw or touch guest state; the debugger records hits and stops after
+   * the instruction.
+   */
+  memWatch: ((lin: number, size: number, write: boolean) => void) | null = null;
   private readFault(seg: number, off: number, size: number): never {
     // A limit wrap within a 16-bit real-mode segment still faults on the 386 (SDM Vol.3A §20.1.4 note on wraparound).
     void off; void size;
