@@ -142,6 +142,7 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
     this.icrLo = this.icrHi = 0;
     this.lvt.fill(LVT_MASKED);
     this.irr.fill(0);
+    this.irrCount = 0;
     this.isr.fill(0);
     this.tmr.fill(0);
     this.initialCount = 0;
@@ -219,14 +220,18 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
     }
     const w = vector >> 5;
     const bit = 1 << (vector & 31);
+    if (!(this.irr[w]! & bit)) this.irrCount++;
     this.irr[w] = this.irr[w]! | bit;
     this.tmr[w] = level ? this.tmr[w]! | bit : this.tmr[w]! & ~bit;
     this.notify();
   }
 
+  /** Number of IRR bits set: the CPU asks hasInterrupt() at every instruction boundary, so the empty case is one compare. */
+  private irrCount = 0;
+
   /** A deliverable fixed interrupt outranks the processor priority. */
   hasInterrupt(): boolean {
-    if (!this.softwareEnabled) return false;
+    if (this.irrCount === 0 || !this.softwareEnabled) return false;
     const v = highestBit(this.irr);
     return v >= 0 && (v & 0xf0) > (this.ppr() & 0xf0);
   }
@@ -238,6 +243,7 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
     const w = v >> 5;
     const bit = 1 << (v & 31);
     this.irr[w] = this.irr[w]! & ~bit;
+    this.irrCount--;
     this.isr[w] = this.isr[w]! | bit;
     return v;
   }
@@ -452,6 +458,7 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
     this.baseMsr = s.baseMsr; this.id = s.id; this.tpr = s.tpr; this.ldr = s.ldr; this.dfr = s.dfr;
     this.svr = s.svr; this.esr = s.esr; this.esrPending = s.esrPending; this.icrLo = s.icrLo; this.icrHi = s.icrHi;
     this.lvt.set(s.lvt); this.irr.set(s.irr); this.isr.set(s.isr); this.tmr.set(s.tmr);
+    this.irrCount = this.irr.reduce((n, w) => { let c = 0; for (let x = w; x; x &= x - 1) c++; return n + c; }, 0);
     this.initialCount = s.initialCount; this.divideConfig = s.divideConfig;
     if (s.timerRunning) this.startTimer(s.timerCountAtStart, s.timerStartNs);
     else { this.timerRunning = false; this.timer.del(); }
