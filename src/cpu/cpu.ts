@@ -199,6 +199,7 @@ export class Cpu implements RmapOwner, FpuHost {
     return this.tlb.isLive(key, gen);
   }
   drop(key: number, gen: number): void {
+    this.resetFetchPage();
     if (key & CODE_KEY) {
       const f = key & ~CODE_KEY;
       if (this.codeCache[f] !== undefined && this.codeGen[f] === gen) { this.codeCache[f] = undefined; this.statCodeInvalidations++; }
@@ -281,6 +282,7 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** Recomputes cached mode bits after CR0/EFLAGS.VM/CS/SS changes. */
   updateMode(): void {
+    this.resetFetchPage();
     const pe = (this.cr0 & CR0_PE) !== 0;
     const vm = (this.flags & VM) !== 0;
     this.protectedMode = pe && !vm;
@@ -771,6 +773,7 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** Drops the decoded instructions of one frame (its rmap entry goes stale and is reclaimed later). */
   invalidateCodeFrame(frame: number): void {
+    this.resetFetchPage();
     if (this.codeCache[frame]) {
       this.codeCache[frame] = undefined;
       this.statCodeInvalidations++;
@@ -782,15 +785,40 @@ export class Cpu implements RmapOwner, FpuHost {
   }
 
   /** Decodes (or finds in the cache) the instruction at CS:EIP. */
+  /**
+   * The last code page fetched from: its linear page number and the decoded-instruction
+   * array of its frame. Valid until anything that could change the translation or the
+   * decoded code is invalidated (resetFetchPage), and only for the privilege it was
+   * fetched at.
+   */
+  private fetchLinPage = -1;
+  private fetchCpl = -1;
+  private fetchCodePage: Insn[] | null = null;
+  /** Forgets the cached fetch page (TLB flush, CR3 load, INVLPG, rmap drops, code invalidation, mode change). */
+  resetFetchPage(): void { this.fetchLinPage = -1; this.fetchCodePage = null; }
+
   private fetchInsn(): Insn {
     const lin = (this.segBase[CS] + this.eip) >>> 0;
     const mode = this.code32 ? 1 : 0;
+    if ((lin >>> 12) === this.fetchLinPage && this.cpl === this.fetchCpl) {
+      const c = this.fetchCodePage![lin & 0xfff];
+      if (c !== undefined && c.mode === mode) {
+        this.statCacheHits++;
+        return c;
+      }
+    }
     if (this.decodeCacheEnabled) {
       const phys = this.translate(lin, this.userAcc() | ACC_FETCH);
       const frame = phys >>> 12;
       if (phys < this.mem.ramSize) {
         const page = this.codeCache[frame];
         if (page !== undefined) {
+          // Only when a dependency will reset it: paging off, or the TLB (and so the rmap) holds this translation.
+          if (!this.paging || this.tlbCur[lin >>> 12] !== 0) {
+            this.fetchLinPage = lin >>> 12;
+            this.fetchCpl = this.cpl;
+            this.fetchCodePage = page;
+          }
           const c = page[phys & 0xfff];
           if (c !== undefined && c.mode === mode) {
             this.statCacheHits++;
@@ -1025,18 +1053,20 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** Paging-mode changes (CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE, A20): every cached translation goes. */
   flushTlb(_global: boolean): void {
+    this.resetFetchPage();
     this.tlb.flushAll(this.cr3);
     this.tlbCur = this.tlb.cur;
     this.updateTlbNeed();
   }
   /** MOV CR3 and task switches: switch address space (non-global entries of the old one are not used). */
   loadCr3(v: number): void {
+    this.resetFetchPage();
     this.cr3 = v >>> 0;
     this.tlb.setCr3(this.cr3, (this.cr4 & CR4_PGE) !== 0);
     this.tlbCur = this.tlb.cur;
   }
   /** INVLPG: drops the translation of one linear page. */
-  invlpg(lin: number): void { this.tlb.invalidatePage(lin >>> 12); }
+  invlpg(lin: number): void { this.resetFetchPage(); this.tlb.invalidatePage(lin >>> 12); }
 
   /** MMU counters for --stats and the API. */
   mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number } } {
