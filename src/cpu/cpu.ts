@@ -52,6 +52,9 @@ export interface CpuOptions {
   rmapCapacity?: number;
 }
 
+/** Entries of the fetch-page cache (a power of two). */
+const FETCH_WAYS = 256;
+
 /** Rmap keys: bit 30 marks a decoded-code page (low bits: frame); otherwise a TLB entry. */
 const CODE_KEY = 1 << 30;
 
@@ -786,22 +789,26 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** Decodes (or finds in the cache) the instruction at CS:EIP. */
   /**
-   * The last code page fetched from: its linear page number and the decoded-instruction
-   * array of its frame. Valid until anything that could change the translation or the
-   * decoded code is invalidated (resetFetchPage), and only for the privilege it was
-   * fetched at.
+   * A small direct-mapped cache of recently fetched code pages: tag = linear page number
+   * and CPL, value = the decoded-instruction array of the page's frame. Entries are valid
+   * until anything that could change a translation or decoded code is invalidated
+   * (resetFetchPage clears them all).
    */
-  private fetchLinPage = -1;
-  private fetchCpl = -1;
-  private fetchCodePage: Insn[] | null = null;
-  /** Forgets the cached fetch page (TLB flush, CR3 load, INVLPG, rmap drops, code invalidation, mode change). */
-  resetFetchPage(): void { this.fetchLinPage = -1; this.fetchCodePage = null; }
+  private readonly fetchTags = new Int32Array(FETCH_WAYS).fill(-1);
+  private readonly fetchPages: (Insn[] | null)[] = new Array<Insn[] | null>(FETCH_WAYS).fill(null);
+  private fetchValid = false;
+  /** Forgets the cached fetch pages (TLB flush, CR3 load, INVLPG, rmap drops, code invalidation, mode change). */
+  resetFetchPage(): void {
+    if (this.fetchValid) { this.fetchTags.fill(-1); this.fetchValid = false; }
+  }
 
   private fetchInsn(): Insn {
     const lin = (this.segBase[CS] + this.eip) >>> 0;
     const mode = this.code32 ? 1 : 0;
-    if ((lin >>> 12) === this.fetchLinPage && this.cpl === this.fetchCpl) {
-      const c = this.fetchCodePage![lin & 0xfff];
+    const tag = ((lin >>> 12) << 2) | this.cpl;
+    const way = (lin >>> 12) & (FETCH_WAYS - 1);
+    if (this.fetchTags[way] === tag) {
+      const c = this.fetchPages[way]![lin & 0xfff];
       if (c !== undefined && c.mode === mode) {
         this.statCacheHits++;
         return c;
@@ -815,9 +822,9 @@ export class Cpu implements RmapOwner, FpuHost {
         if (page !== undefined) {
           // Only when a dependency will reset it: paging off, or the TLB (and so the rmap) holds this translation.
           if (!this.paging || this.tlbCur[lin >>> 12] !== 0) {
-            this.fetchLinPage = lin >>> 12;
-            this.fetchCpl = this.cpl;
-            this.fetchCodePage = page;
+            this.fetchTags[way] = tag;
+            this.fetchPages[way] = page;
+            this.fetchValid = true;
           }
           const c = page[phys & 0xfff];
           if (c !== undefined && c.mode === mode) {
