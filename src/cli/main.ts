@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import chalk from 'chalk';
 import { registerDisasmCommand } from './disasm';
 import { registerRunCommand } from './run';
+import { registerStepCommand } from './step';
 import { UserError } from './errors';
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 
 registerRunCommand(program);
 registerDisasmCommand(program);
+registerStepCommand(program);
 
 try {
   await program.parseAsync(process.argv);

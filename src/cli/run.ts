@@ -11,6 +11,7 @@ import { LoaderError } from '../loader/index';
 import { UserError } from './errors';
 import { StdioConsole } from './stdio-console';
 import { BufferCharBackend } from '../devices/chardev';
+import { runWithGdb, parseGdbDevice } from '../debug/gdbstub';
 
 /** Parses -m: MiB by default, or with a K/M/G suffix. */
 export function parseMem(v: string): number {
@@ -52,6 +53,7 @@ interface RunOpts {
   name?: string; cpus: string; mem?: string; kernel?: string; initrd?: string; params?: string; disk: string[];
   console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
   deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
+  gdb?: string; s?: boolean; S?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -77,6 +79,9 @@ export function registerRunCommand(program: Command): void {
     .option('--ips <n>', 'nominal instructions per second of the virtual clock', '100000000')
     .option('--flat-addr <addr>', 'load address for flat binaries', '0x100000')
     .addOption(new Option('--bits <n>', 'entry mode for flat binaries').choices(['16', '32']).default('32'))
+    .option('--gdb <dev>', 'serve the gdb remote protocol on DEV: tcp::PORT or tcp:HOST:PORT')
+    .option('-s', 'shorthand for --gdb tcp::1234')
+    .option('-S', 'with --gdb/-s: do not run the first instruction until gdb continues')
     .action(async (kernelArg: string | undefined, o: RunOpts) => {
       const code = await runCommand(kernelArg, o);
       process.exitCode = code;
@@ -90,6 +95,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   if (memMiB < 64) throw new UserError(`-m ${o.mem}: at least 64 MiB of guest RAM is needed`);
   if (o.console === 'virtio') throw new UserError('--console virtio: the virtio console is not implemented yet (use --console serial)');
   if (o.accel === 'kvm') throw new UserError('--accel kvm: the KVM backend is not implemented yet (use --accel interp or auto)');
+  if (o.S && o.gdb === undefined && !o.s) throw new UserError('-S waits for gdb: give --gdb tcp::PORT or -s too');
+  if (o.gdb !== undefined && !parseGdbDevice(o.gdb)) throw new UserError(`--gdb ${o.gdb}: not a gdb device (use tcp::PORT or tcp:HOST:PORT)`);
   if (o.disk.length > 4) throw new UserError(`${o.disk.length} disks given: at most 4`);
   for (const d of o.disk) {
     const [path, ...flags] = d.split(',');
@@ -151,7 +158,9 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   consoleOut.attach(m.aio);
   let outcome: RunOutcome;
   try {
-    outcome = await m.run();
+    outcome = o.gdb !== undefined || o.s
+      ? await runWithGdb(m, { dev: o.gdb ?? 'tcp::1234', waitForDebugger: o.S === true, log: (l) => process.stderr.write(chalk.dim(`  # ${l}\n`)), userError: (msg) => new UserError(msg) })
+      : await m.run();
   } finally {
     consoleOut.detach();
     process.off('SIGQUIT', onQuit);
