@@ -12,6 +12,8 @@ import { UserError } from './errors';
 import { StdioConsole } from './stdio-console';
 import { BufferCharBackend } from '../devices/chardev';
 import { runWithGdb, parseGdbDevice } from '../debug/gdbstub';
+import { parseTraceRange, traceRun } from '../debug/trace';
+import { createWriteStream } from 'node:fs';
 
 /** Parses -m: MiB by default, or with a K/M/G suffix. */
 export function parseMem(v: string): number {
@@ -52,6 +54,7 @@ function readInput(path: string, what: string): Uint8Array {
 interface RunOpts {
   name?: string; cpus: string; mem?: string; kernel?: string; initrd?: string; params?: string; disk: string[];
   console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
+  trace?: string; traceRange?: string; traceMax?: string;
   deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
   gdb?: string; s?: boolean; S?: boolean;
 }
@@ -75,6 +78,9 @@ export function registerRunCommand(program: Command): void {
     .option('--debug-single-step', 'trace every instruction (CS:EIP) to stderr')
     .option('--stats', 'print TLB, reverse-map, code-cache and event-loop counters at exit')
     .option('--dump-pagetables [addr]', 'at exit, print the page-table walk of ADDR (repeatable; default EIP) and the mapped ranges', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option('--trace <file>', 'write an instruction trace (address, bytes, disassembly, changed registers) to FILE ("-": stderr)')
+    .option('--trace-range <lo-hi>', 'trace only instructions at linear addresses LO..HI (hex)')
+    .option('--trace-max <n>', 'at most N trace lines (default 1000000); the guest then runs on at full speed')
     .option('--deterministic', 'virtual clock from executed instructions; same input, same run')
     .option('--ips <n>', 'nominal instructions per second of the virtual clock', '100000000')
     .option('--flat-addr <addr>', 'load address for flat binaries', '0x100000')
@@ -157,8 +163,18 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   process.on('SIGTERM', onInt);
   consoleOut.attach(m.aio);
   let outcome: RunOutcome;
+  const traceRange = o.traceRange !== undefined ? parseTraceRange(o.traceRange) : undefined;
+  if (traceRange === null) throw new UserError(`--trace-range ${o.traceRange}: use LO-HI (hex addresses, LO <= HI)`);
+  const traceMax = o.traceMax !== undefined ? Number(o.traceMax) : 1_000_000;
+  if (!Number.isInteger(traceMax) || traceMax < 1) throw new UserError(`--trace-max ${o.traceMax}: a positive number of lines`);
   try {
-    outcome = o.gdb !== undefined || o.s
+    if (o.trace !== undefined) {
+      const file = o.trace === '-' ? null : createWriteStream(o.trace);
+      const write = file ? (l: string) => { file.write(`${l}\n`); } : (l: string) => { process.stderr.write(`${l}\n`); };
+      const ev = await traceRun(m, { out: write, range: traceRange, maxLines: traceMax });
+      if (file) await new Promise<void>((res, rej) => file.end((e?: Error | null) => (e ? rej(e) : res())));
+      outcome = ev.outcome ?? { reason: 'stopped', exitStatus: 130, message: `trace stopped (${ev.reason})`, instructions: m.cpu.icount };
+    } else outcome = o.gdb !== undefined || o.s
       ? await runWithGdb(m, { dev: o.gdb ?? 'tcp::1234', waitForDebugger: o.S === true, log: (l) => process.stderr.write(chalk.dim(`  # ${l}\n`)), userError: (msg) => new UserError(msg) })
       : await m.run();
   } finally {

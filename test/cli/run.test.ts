@@ -84,6 +84,21 @@ describe('ts86 run', () => {
     expect(code).toBe(130);
   });
 
+  it('--trace writes address, bytes, disassembly and changed registers, capped by --trace-max and filtered by --trace-range', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    const f = join(dir, 'trace.txt');
+    const r = ts86(['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--trace', f, '--trace-max', '3']);
+    expect(r.status).toBe(33); // the guest runs on to the end after the cap
+    const lines = readFileSync(f, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^0008:0010000c {2}bc [0-9a-f ]+ +mov esp,0x[0-9a-f]+ +ESP=[0-9a-f]{8}$/);
+    const g = join(dir, 'range.txt');
+    ts86(['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--trace', g, '--trace-range', '1001be-1001c2', '--trace-max', '1000']);
+    const ranged = readFileSync(g, 'utf8').trim().split('\n');
+    expect(ranged.length).toBeGreaterThan(0);
+    for (const l of ranged) expect(l).toMatch(/^0008:001001(b[e-f]|c[0-2]) /);
+  });
+
   describe('bad input: one clear line, non-zero exit, no stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
     const cases: [string, string[], RegExp, (() => void)?][] = [
