@@ -20,6 +20,7 @@ await build({
     index: 'src/index.ts',
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',
+    'bench/boot': 'bench/boot.ts',
   },
   outdir: 'dist',
 });

@@ -1,0 +1,144 @@
+// Boot benchmark: seconds from spawning the built CLI (`node bin/ts86.js run ...`)
+// to the guest's `ts86-ready` line, median of BENCH_RUNS runs (default 3), for
+// (a) the embedded guest (fixtures/linux) and (b) Debian's stock i386 686 kernel
+// with the embedded initramfs, when scripts/fetch-debian-kernel.sh can fetch it.
+// The guest runs `ts86.run=true`, so it powers off right after the marker; the
+// guest instruction count comes from `--stats` (printed at exit, so it covers the
+// whole run up to power-off, a little past the marker).
+//
+// Run: node esbuild.config.mjs && node dist/bench/boot.js   (never part of npm test)
+// Also shown: the seconds to the first console byte (for the Debian kernel most of
+// the time before it is the XZ decompression of the 5.7 MB bzImage).
+// Environment: BENCH_RUNS (default 3), BENCH_TIMEOUT seconds per run (default 1800),
+// BENCH_MEM MiB (default 256), BENCH_PARAMS extra kernel parameters (e.g.
+// cryptomgr.notests: the Debian kernel's boot-time crypto self-tests take ~60% of its
+// boot), TS86_SKIP_DEBIAN_KERNEL=1 to leave out (b).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: this file is bench/boot.ts, or dist/bench/boot.js once built. */
+function findRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(d, 'bin', 'ts86.js')) && existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  return process.cwd();
+}
+
+const ROOT = findRoot();
+const BIN = join(ROOT, 'bin', 'ts86.js');
+const INITRD = join(ROOT, 'fixtures', 'linux', 'initramfs.cpio.gz');
+const KERNEL = join(ROOT, 'fixtures', 'linux', 'bzImage');
+const FETCH = join(ROOT, 'scripts', 'fetch-debian-kernel.sh');
+
+export interface BootRun {
+  /** Seconds from spawn to the first byte on stdout (the guest console), NaN if none. */
+  first: number;
+  /** Seconds from spawn to the ready marker on stdout (NaN if it never came). */
+  ready: number;
+  /** Seconds from spawn to process exit. */
+  exit: number;
+  exitCode: number | null;
+  /** Guest instructions at exit (--stats), or NaN. */
+  instructions: number;
+  tail: string;
+}
+
+/** Spawns the CLI once and times the ready marker and the exit. */
+export function bootOnce(args: string[], timeoutMs: number, marker = 'ts86-ready'): Promise<BootRun> {
+  return new Promise((resolvePromise) => {
+    const t0 = process.hrtime.bigint();
+    const secs = (): number => Number(process.hrtime.bigint() - t0) / 1e9;
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '', ready = NaN, first = NaN;
+    child.stdout.on('data', (d: Buffer) => {
+      if (Number.isNaN(first)) first = secs();
+      out += d.toString();
+      if (Number.isNaN(ready) && out.includes(marker)) ready = secs();
+    });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const exit = secs();
+      let instructions = NaN;
+      const brace = err.indexOf('\n{');
+      if (brace >= 0) {
+        try { instructions = Number((JSON.parse(err.slice(brace + 1)) as { instructions?: number }).instructions ?? NaN); } catch { /* no stats */ }
+      }
+      resolvePromise({ first, ready, exit, exitCode: code, instructions, tail: `${out.slice(-1500)}\n${err.slice(0, 3000)}` });
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs the fetch script; the kernel's path, or null with the reason printed. */
+function fetchDebianKernel(): string | null {
+  if (process.env.TS86_SKIP_DEBIAN_KERNEL === '1') { console.log('# Debian kernel: skipped (TS86_SKIP_DEBIAN_KERNEL=1)'); return null; }
+  const r = spawnSync('sh', [FETCH], { encoding: 'utf8', timeout: 600_000 });
+  const path = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !path || !existsSync(path)) {
+    console.log(`# Debian kernel: skipped (${(r.stderr || r.error?.message || `fetch script exit ${r.status}`).trim().split('\n').pop()})`);
+    return null;
+  }
+  return resolve(path);
+}
+
+interface Row { guest: string; runs: BootRun[] }
+
+function fmt(x: number, digits: number): string { return Number.isNaN(x) ? '-' : x.toFixed(digits); }
+
+async function main(): Promise<void> {
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
+  const timeoutMs = Number(process.env.BENCH_TIMEOUT ?? 1800) * 1000;
+  const mem = process.env.BENCH_MEM ?? '256';
+  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: run `node esbuild.config.mjs` first');
+  const params = `loglevel=1 ${process.env.BENCH_PARAMS ? `${process.env.BENCH_PARAMS} ` : ''}ts86.run=true`;
+  const guests: { name: string; kernel: string }[] = [];
+  if (existsSync(KERNEL) && existsSync(INITRD)) guests.push({ name: 'embedded (fixtures/linux/bzImage)', kernel: KERNEL });
+  else console.log('# embedded guest: skipped (fixtures/linux missing)');
+  const deb = existsSync(INITRD) ? fetchDebianKernel() : null;
+  if (deb) guests.push({ name: `debian (${deb.split('/').pop()})`, kernel: deb });
+
+  const rows: Row[] = [];
+  for (const g of guests) {
+    const args = ['run', '-k', g.kernel, '-i', INITRD, '-m', mem, '-p', params, '--stats'];
+    console.log(`# ${g.name}: node bin/ts86.js ${args.map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
+    const row: Row = { guest: g.name, runs: [] };
+    for (let i = 0; i < runs; i++) {
+      const r = await bootOnce(args, timeoutMs);
+      row.runs.push(r);
+      console.log(`#   run ${i + 1}/${runs}: first output ${fmt(r.first, 2)} s, ready ${fmt(r.ready, 2)} s, exit ${fmt(r.exit, 2)} s (status ${r.exitCode}), ${fmt(r.instructions / 1e6, 1)} M instructions`);
+      if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); break; }
+    }
+    rows.push(row);
+  }
+
+  const header = ['guest', 'runs', 'first output s', 'ready s (median)', 'exit s (median)', 'guest Minsns', 'MIPS'];
+  const table = rows.map((r) => {
+    const insns = median(r.runs.map((x) => x.instructions)), exit = median(r.runs.map((x) => x.exit));
+    return [r.guest, String(r.runs.length), fmt(median(r.runs.map((x) => x.first)), 2), fmt(median(r.runs.map((x) => x.ready)), 2), fmt(exit, 2), fmt(insns / 1e6, 1), fmt(insns / exit / 1e6, 1)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const t of table) console.log(line(t));
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain) {
+  main().catch((e: unknown) => {
+    console.error(`bench/boot: ${(e as Error).message}`);
+    process.exitCode = 1;
+  });
+}
