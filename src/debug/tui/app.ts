@@ -8,7 +8,7 @@
 // : command line, q quit.
 // Commands: x/NU ADDR (U = b bytes, h halfwords, w words), walk ADDR, regs, b ADDR,
 // d N (delete breakpoint N), bl (list breakpoints), s N (step N), until ADDR, help.
-import chalk from 'chalk';
+import { style, useTerminalStyle } from './style';
 import type { Debugger, RegisterSnapshot, StopEvent } from '../debugger';
 import type { SymbolTable } from '../symbols';
 import { ALT_SCREEN_OFF, ALT_SCREEN_ON, CLEAR, CLEAR_EOL, CURSOR_HIDE, CURSOR_SHOW, HOME, box, column, fit } from './ansi';
@@ -86,14 +86,14 @@ export class TuiState {
       ['Stack', stackPanel(dbg, stackRows, sym), stackRows + 2],
     ], rightW, bodyH);
     const cpu = dbg.cpu;
-    const title = chalk.inverse(fit(` ts86 step  ${formatAddress(cpu.segSel[1] & 0xffff, cpu.eip, cpu.code32)} (linear ${hex(eip)})  instructions ${cpu.icount}  ${this.status}`, cols));
+    const title = style.inverse(fit(` ts86 step  ${formatAddress(cpu.segSel[1] & 0xffff, cpu.eip, cpu.code32)} (linear ${hex(eip)})  instructions ${cpu.icount}  ${this.status}`, cols));
     const out = [title];
     for (let k = 0; k < bodyH; k++) out.push(left[k] + right[k]);
     out.push(...box('Guest console', this.opts.console.lastLines(consoleH - 2), cols, consoleH));
     const msgs = this.messages.slice(-msgH);
     for (let k = 0; k < msgH; k++) out.push(fit(msgs[k] ?? '', cols));
-    const help = this.running ? chalk.yellow(' running... any key or Ctrl-C stops') : ' s step  n next  c continue  b breakpoint  j/k cursor  : command  q quit';
-    out.push(this.cmdline !== null ? fit(`:${this.cmdline}${chalk.inverse(' ')}`, cols) : fit(chalk.dim(help), cols));
+    const help = this.running ? style.yellow(' running... any key or Ctrl-C stops') : ' s step  n next  c continue  b breakpoint  j/k cursor  : command  q quit';
+    out.push(this.cmdline !== null ? fit(`:${this.cmdline}${style.inverse(' ')}`, cols) : fit(style.dim(help), cols));
     return out.slice(0, rows).map((l) => fit(l, cols));
   }
 }
@@ -114,6 +114,7 @@ function describeStop(ev: StopEvent, dbg: Debugger): string {
 export async function runTui(dbg: Debugger, opts: TuiOptions): Promise<number> {
   const input = opts.input ?? process.stdin;
   const output = opts.output ?? process.stdout;
+  useTerminalStyle(output.isTTY === true);
   const st = new TuiState(dbg, opts);
   const sym = opts.symbols;
   let restored = false;
@@ -140,7 +141,7 @@ export async function runTui(dbg: Debugger, opts: TuiOptions): Promise<number> {
     st.prev = before;
     st.cursor = dbg.linearOfEip();
     st.status = describeStop(ev, dbg);
-    if (ev.reason === 'exited') { st.ended = ev; st.say(chalk.yellow(st.status)); }
+    if (ev.reason === 'exited') { st.ended = ev; st.say(style.yellow(st.status)); }
     else if (ev.reason !== 'step') st.say(st.status);
   };
 
@@ -172,7 +173,7 @@ export async function runTui(dbg: Debugger, opts: TuiOptions): Promise<number> {
     const arg = rest.join(' ');
     const addr = (s: string): number | null => {
       const v = parseAddrExpr(s, dbg, sym);
-      if (v === null) st.say(chalk.red(`not an address: '${s}' (hex numbers, seg:off, registers or symbols)`));
+      if (v === null) st.say(style.red(`not an address: '${s}' (hex numbers, seg:off, registers or symbols)`));
       return v;
     };
     const x = /^x(?:\/(\d*)([bhwx]?))?$/.exec(cmd ?? '');
@@ -203,17 +204,17 @@ export async function runTui(dbg: Debugger, opts: TuiOptions): Promise<number> {
       }
       case 'd': case 'delete': {
         const n = Number(arg);
-        st.say(Number.isInteger(n) && dbg.removeBreakpoint(n) ? `breakpoint ${n} deleted` : chalk.red(`no breakpoint ${arg}`));
+        st.say(Number.isInteger(n) && dbg.removeBreakpoint(n) ? `breakpoint ${n} deleted` : style.red(`no breakpoint ${arg}`));
         return;
       }
       case 'bl': st.say(dbg.breakpoints().map((b) => `${b.id}: ${hex(b.linear)}`).join('  ') || 'no breakpoints'); return;
-      case 's': case 'step': { const n = arg ? Number(arg) : 1; if (Number.isInteger(n) && n > 0) stepN(n); else st.say(chalk.red(`s N: N must be a positive integer`)); return; }
+      case 's': case 'step': { const n = arg ? Number(arg) : 1; if (Number.isInteger(n) && n > 0) stepN(n); else st.say(style.red(`s N: N must be a positive integer`)); return; }
       case 'until': { const a = addr(arg); if (a !== null) await runAsync(() => dbg.runToAsync(a)); return; }
       case 'help': case 'h':
         st.say('x/NU ADDR (U=b,h,w)  walk ADDR  regs  b ADDR  d N  bl  s N  until ADDR  help', 'keys: s step  n next  c continue  b breakpoint at cursor  j/k cursor  q quit', 'addresses: hex (0x optional), seg:off, registers (eip, esp…), symbols, +/- hex offset');
         return;
       case undefined: case '': return;
-      default: st.say(chalk.red(`unknown command '${cmd}' (help lists them)`));
+      default: st.say(style.red(`unknown command '${cmd}' (help lists them)`));
     }
   };
 
@@ -288,7 +289,7 @@ export async function runTui(dbg: Debugger, opts: TuiOptions): Promise<number> {
         try {
           if (!(await handleKey(key))) return;
         } catch (e) {
-          st.say(chalk.red(String((e as Error).message ?? e)));
+          st.say(style.red(String((e as Error).message ?? e)));
         }
         draw();
       }

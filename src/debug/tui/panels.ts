@@ -1,6 +1,6 @@
 // The TUI's panels as pure functions of the debugger state: each returns the lines of
 // one box (styled with chalk). Nothing here reads the terminal or changes the guest.
-import chalk from 'chalk';
+import { style } from './style';
 import { AR_DB, AR_DPL, AR_G, AR_P, AR_S, CS, SS } from '../../cpu/consts';
 import type { Debugger, RegisterSnapshot } from '../debugger';
 import { describeWalk } from '../../mmu/dump';
@@ -11,7 +11,7 @@ const hex = (v: number, n = 8): string => (v >>> 0).toString(16).padStart(n, '0'
 
 /** Marks a changed value: inverse video and a trailing '*' (visible without colour). */
 export function changed(text: string, isChanged: boolean): string {
-  return isChanged ? chalk.inverse(text) + '*' : text + ' ';
+  return isChanged ? style.inverse(text) + '*' : text + ' ';
 }
 
 export function registersPanel(r: RegisterSnapshot, prev: RegisterSnapshot | null): string[] {
@@ -29,8 +29,8 @@ export function flagsPanel(dbg: Debugger, r: RegisterSnapshot, prev: RegisterSna
   const cells = EFLAGS_BITS.slice(0, 9).map(([n, b]) => {
     const on = (r.eflags >>> b) & 1;
     const was = prev ? (prev.eflags >>> b) & 1 : on;
-    const t = on ? chalk.bold(n) : chalk.dim(n.toLowerCase());
-    return on !== was ? chalk.inverse(t) + '*' : t + ' ';
+    const t = on ? style.bold(n) : style.dim(n.toLowerCase());
+    return on !== was ? style.inverse(t) + '*' : t + ' ';
   });
   const cpu = dbg.cpu;
   const mode = cpu.protectedMode ? (cpu.paging ? 'protected+paging' : 'protected') : dbg.v86 ? 'virtual-8086' : 'real';
@@ -38,7 +38,7 @@ export function flagsPanel(dbg: Debugger, r: RegisterSnapshot, prev: RegisterSna
   return [
     ' ' + cells.join(' '),
     ` IOPL=${(r.eflags >>> 12) & 3}${extra ? ' ' + extra : ''}  CPL=${cpu.cpl}`,
-    ` ${mode}, ${cpu.code32 ? '32' : '16'}-bit code${cpu.halted ? chalk.yellow(', HALTED') : ''}`,
+    ` ${mode}, ${cpu.code32 ? '32' : '16'}-bit code${cpu.halted ? style.yellow(', HALTED') : ''}`,
   ];
 }
 
@@ -56,7 +56,7 @@ export function segmentType(ar: number): string {
 export function segmentsPanel(dbg: Debugger, prev: RegisterSnapshot | null, r: RegisterSnapshot): string[] {
   const cpu = dbg.cpu;
   const names: [keyof RegisterSnapshot, number][] = [['cs', 1], ['ss', 2], ['ds', 3], ['es', 0], ['fs', 4], ['gs', 5]];
-  const lines = [chalk.dim('    sel   base     limit    type')];
+  const lines = [style.dim('    sel   base     limit    type')];
   for (const [n, s] of names) {
     const ar = cpu.segAr[s];
     const attrs = cpu.protectedMode
@@ -80,7 +80,7 @@ export function stackPanel(dbg: Debugger, rows: number, symbols: SymbolTable | n
     const b = dbg.readLinear(lin, width);
     const v = b.some((x) => x === null) ? null : b.reduce<number>((acc, x, i) => acc + (x ?? 0) * 2 ** (8 * i), 0);
     const sym = v !== null && symbols ? symbols.describe(v) : '';
-    const label = k === 0 ? chalk.bold(cpu.stack32 ? 'ESP' : 'SP ') : `+${(k * width).toString(16)}`.padStart(3);
+    const label = k === 0 ? style.bold(cpu.stack32 ? 'ESP' : 'SP ') : `+${(k * width).toString(16)}`.padStart(3);
     out.push(` ${label} ${hex(off, cpu.stack32 ? 8 : 4)}: ${v === null ? '?'.repeat(width * 2) : hex(v, width * 2)}${sym ? `  <${sym}>` : ''}`);
   }
   return out;
@@ -106,7 +106,7 @@ export function memoryPanel(dbg: Debugger, addr: number, unit: MemUnit, rows: nu
       cells.push(part.some((x) => x === null) ? '??'.repeat(size) : hex(part.reduce<number>((acc, x, j) => acc + (x ?? 0) * 2 ** (8 * j), 0), size * 2));
     }
     const ascii = b.map((x) => (x === null ? ' ' : x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
-    out.push(` ${hex(a)}: ${cells.join(' ')}  ${chalk.dim(ascii)}`);
+    out.push(` ${hex(a)}: ${cells.join(' ')}  ${style.dim(ascii)}`);
   }
   return out;
 }
@@ -174,15 +174,15 @@ export function disasmPanel(dbg: Debugger, start: number, rows: number, cursor: 
   let a = start >>> 0;
   while (lines.length < rows) {
     const sym = symbols?.lookup(a);
-    if (sym && sym.offset === 0) { lines.push(chalk.yellow(`<${sym.name}>:`)); addrs.push(null); if (lines.length >= rows) break; }
+    if (sym && sym.offset === 0) { lines.push(style.yellow(`<${sym.name}>:`)); addrs.push(null); if (lines.length >= rows) break; }
     const off = (a - cpu.segBase[CS]) >>> 0;
     const i = insnAt(dbg, a, cpu.code32 ? off : off & 0xffff);
     const bp = dbg.hasBreakpoint(a);
-    const mark = (bp ? chalk.red('●') : ' ') + (a === eipLin ? chalk.green('=>') : a === cursor ? '> ' : '  ');
+    const mark = (bp ? style.red('●') : ' ') + (a === eipLin ? style.green('=>') : a === cursor ? '> ' : '  ');
     const bytes = i.bytes.slice(0, 7).map((b) => hex(b, 2)).join(' ') + (i.bytes.length > 7 ? '+' : '');
     let text = `${formatAddress(cpu.segSel[CS] & 0xffff, i.eip, cpu.code32)}  ${bytes.padEnd(21)}  ${annotateTarget(i, cpu.segBase[CS], symbols)}`;
-    if (a === eipLin) text = chalk.bold(text);
-    if (a === cursor && a !== eipLin) text = chalk.underline(text);
+    if (a === eipLin) text = style.bold(text);
+    if (a === cursor && a !== eipLin) text = style.underline(text);
     lines.push(`${mark}${text}`);
     addrs.push(a);
     if (i.bytes.length === 0) break;
