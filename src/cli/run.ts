@@ -40,7 +40,8 @@ export function embeddedGuest(): { kernel: string; initrd: string } | null {
   return null;
 }
 
-function readInput(path: string, what: string): Uint8Array {
+/** Reads a user-named input file; one clear UserError when it is missing or unreadable. */
+export function readInput(path: string, what: string): Uint8Array {
   if (!existsSync(path)) throw new UserError(`${what} ${path}: no such file`);
   const st = statSync(path);
   if (!st.isFile()) throw new UserError(`${what} ${path}: not a regular file`);
@@ -49,6 +50,34 @@ function readInput(path: string, what: string): Uint8Array {
   } catch (e) {
     throw new UserError(`${what} ${path}: ${(e as Error).message}`);
   }
+}
+
+/** A guest's files as the user named them: -k/the first argument (or the embedded guest) and -i. */
+export interface GuestFiles {
+  kernelPath: string;
+  kernel: Uint8Array;
+  initrds: { path: string; args: string; data: Uint8Array }[];
+}
+
+/**
+ * Reads the kernel (or the embedded guest when none is named) and the initrd list
+ * ("file args,file2 args", the multiboot module syntax), with one clear error per problem.
+ */
+export function readGuestFiles(kernelArg: string | undefined, initrdArg: string | undefined): GuestFiles {
+  let kernelPath: string, initrdSpec = initrdArg;
+  if (kernelArg) kernelPath = resolve(kernelArg);
+  else {
+    const g = embeddedGuest();
+    if (!g) throw new UserError('no kernel given and the embedded guest (fixtures/linux) is missing; pass -k KERNEL');
+    kernelPath = g.kernel;
+    initrdSpec ??= g.initrd;
+  }
+  const kernel = readInput(kernelPath, 'kernel');
+  const initrds = (initrdSpec ? initrdSpec.split(',') : []).filter(Boolean).map((entry) => {
+    const [file, ...args] = entry.trim().split(/\s+/);
+    return { path: file, args: args.join(' '), data: readInput(file, 'initrd') };
+  });
+  return { kernelPath, kernel, initrds };
 }
 
 interface RunOpts {
@@ -110,20 +139,7 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
     if (!existsSync(path)) throw new UserError(`-d ${path}: no such file`);
     try { accessSync(path, flags.includes('ro') ? fsc.R_OK : fsc.R_OK | fsc.W_OK); } catch { throw new UserError(`-d ${path}: cannot open it ${flags.includes('ro') ? 'for reading' : 'for reading and writing'}`); }
   }
-  const kernelPath0 = o.kernel ?? kernelArg;
-  let kernelPath: string, initrdSpec = o.initrd;
-  if (kernelPath0) kernelPath = resolve(kernelPath0);
-  else {
-    const g = embeddedGuest();
-    if (!g) throw new UserError('no kernel given and the embedded guest (fixtures/linux) is missing; pass -k KERNEL');
-    kernelPath = g.kernel;
-    initrdSpec ??= g.initrd;
-  }
-  const kernel = readInput(kernelPath, 'kernel');
-  const initrds = (initrdSpec ? initrdSpec.split(',') : []).filter(Boolean).map((entry) => {
-    const [file, ...args] = entry.trim().split(/\s+/);
-    return { path: file, args: args.join(' '), data: readInput(file, 'initrd') };
-  });
+  const { kernelPath, kernel, initrds } = readGuestFiles(o.kernel ?? kernelArg, o.initrd);
   const name = o.name ?? `guest-${process.pid}`;
   const flatAddr = Number(o.flatAddr);
   if (!Number.isInteger(flatAddr) || flatAddr < 0) throw new UserError(`--flat-addr ${o.flatAddr}: not an address`);

@@ -2,8 +2,7 @@
 // TUI) when stdout is a terminal; `--plain` prints one line per instruction; `--trace
 // FILE` writes an instruction trace while the guest runs. Parsing and printing only:
 // the debugger is src/debug/debugger.ts, the TUI src/debug/tui/.
-import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createWriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Machine, MachineError } from '../machine/machine';
 import { LoaderError } from '../loader/index';
@@ -13,19 +12,13 @@ import { parseElfSymbols, SymbolTable } from '../debug/symbols';
 import { formatStepLine, insnAt, parseTraceRange, traceRun } from '../debug/trace';
 import { runTui } from '../debug/tui/app';
 import { parseAddress } from './disasm';
-import { defaultMemMiB, embeddedGuest, parseMem } from './run';
+import { defaultMemMiB, parseMem, readGuestFiles, readInput } from './run';
 import { UserError } from './errors';
 
 export interface StepOpts {
   kernel?: string; initrd?: string; params?: string; mem?: string; bits?: string; flatAddr?: string; org?: string;
   vmlinux?: string; plain?: boolean; count?: string; trace?: string; traceRange?: string; traceMax?: string; until?: string;
   break?: string[];
-}
-
-function readInput(path: string, what: string): Uint8Array {
-  if (!existsSync(path)) throw new UserError(`${what} ${path}: no such file`);
-  if (!statSync(path).isFile()) throw new UserError(`${what} ${path}: not a regular file`);
-  try { return new Uint8Array(readFileSync(path)); } catch (e) { throw new UserError(`${what} ${path}: ${(e as Error).message}`); }
 }
 
 /** A count: a positive integer. */
@@ -60,20 +53,7 @@ export class TailConsole implements CharBackend {
 export function buildStepMachine(kernelArg: string | undefined, o: StepOpts, serial: CharBackend): { machine: Machine; symbols: SymbolTable | null; kernelPath: string } {
   const memMiB = o.mem !== undefined ? parseMem(o.mem) : Math.max(64, Math.min(128, defaultMemMiB(1)));
   if (memMiB < 64) throw new UserError(`-m ${o.mem}: at least 64 MiB of guest RAM is needed`);
-  const kernelPath0 = o.kernel ?? kernelArg;
-  let kernelPath: string, initrdSpec = o.initrd;
-  if (kernelPath0) kernelPath = resolve(kernelPath0);
-  else {
-    const g = embeddedGuest();
-    if (!g) throw new UserError('no kernel given and the embedded guest (fixtures/linux) is missing; pass -k KERNEL');
-    kernelPath = g.kernel;
-    initrdSpec ??= g.initrd;
-  }
-  const kernel = readInput(kernelPath, 'kernel');
-  const initrds = (initrdSpec ? initrdSpec.split(',') : []).filter(Boolean).map((entry) => {
-    const [file, ...args] = entry.trim().split(/\s+/);
-    return { path: file, args: args.join(' '), data: readInput(file, 'initrd') };
-  });
+  const { kernelPath, kernel, initrds } = readGuestFiles(o.kernel ?? kernelArg, o.initrd);
   if (o.flatAddr !== undefined && o.org !== undefined && o.flatAddr !== o.org) throw new UserError('--org and --flat-addr name the same thing: give one');
   const flatAddr = parseAddress(o.org ?? o.flatAddr ?? '0x100000', o.org !== undefined ? '--org' : '--flat-addr');
   if (o.bits !== undefined && o.bits !== '16' && o.bits !== '32') throw new UserError(`--bits must be 16 or 32, not '${o.bits}'`);
