@@ -130,6 +130,32 @@ describe('ts86 run', () => {
     }
   });
 
+  it('a kernel panic on the console ends with status 5', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    // Flat 32-bit: print the panic line on COM1 (no need to wait for THRE with the fast line), then cli; hlt.
+    const msg = 'Kernel panic - not syncing: test\n';
+    const code: number[] = [0xbe, 0x20, 0x00, 0x10, 0x00, 0x66, 0xba, 0xf8, 0x03]; // mov esi, 0x100020; mov dx, 0x3f8
+    code.push(0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xfa, 0xf4); // 1: lodsb; test al,al; jz 2f; out dx,al; jmp 1b; 2: cli; hlt
+    while (code.length < 0x20) code.push(0x90);
+    writeFileSync(join(dir, 'panic.bin'), Uint8Array.from([...code, ...Array.from(msg, (c) => c.charCodeAt(0)), 0]));
+    const r = ts86(['run', '-k', join(dir, 'panic.bin'), '-m', '64']);
+    expect(r.stdout).toContain('Kernel panic - not syncing: test');
+    expect(r.status).toBe(5);
+    expect(r.stderr).toMatch(/the kernel panicked/);
+  });
+
+  it('a guest error (IRET into virtual-8086 mode) ends with status 4, the reason and a dump', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    // push 0 x4 (gs fs ds es), push ss, push esp, push eflags with VM, push cs, push eip; iretd
+    const code = [0x6a, 0x00, 0x6a, 0x00, 0x6a, 0x00, 0x6a, 0x00, 0x6a, 0x10, 0x68, 0x00, 0x10, 0x00, 0x00,
+      0x68, 0x02, 0x00, 0x02, 0x00, 0x6a, 0x08, 0x68, 0x00, 0x10, 0x00, 0x00, 0xcf];
+    writeFileSync(join(dir, 'v86.bin'), Uint8Array.from(code));
+    const r = ts86(['run', '-k', join(dir, 'v86.bin'), '-m', '64']);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/virtual-8086 mode is not supported yet/);
+    expect(r.stderr).toMatch(/EIP=0010001b/); // at the IRET: nothing committed
+  });
+
   it('a guest that triple-faults ends with status 3 and a register dump', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
     // Flat 32-bit: lidt with limit 0, then int3 -> #GP -> #DF -> triple fault.
