@@ -199,11 +199,6 @@ export function registerStepCommand(program: Command): void {
     .option('--trace-range <lo-hi>', 'trace only instructions at linear addresses LO..HI (hex)')
     .option('--trace-max <n>', 'at most N trace lines (the guest then runs on at full speed)')
     .action(async (kernelArg: string | undefined, o: StepOpts) => {
-      const code = await stepCommand(kernelArg, o);
-      process.exitCode = code;
-      // The user quit: the session is over. If a handle (a paused TTY stream on a
-      // starved machine, a late timer) would keep Node alive, end anyway shortly after;
-      // the timer is unref'd, so a normal exit is not delayed.
-      setTimeout(() => process.exit(code), 200).unref();
+      process.exitCode = await stepCommand(kernelArg, o);
     });
 }
