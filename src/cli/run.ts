@@ -10,7 +10,6 @@ import { Machine, MachineError, type RunOutcome } from '../machine/machine';
 import { LoaderError } from '../loader/index';
 import { UserError } from './errors';
 import { StdioConsole } from './stdio-console';
-import { BufferCharBackend } from '../devices/chardev';
 import { runWithGdb, parseGdbDevice } from '../debug/gdbstub';
 import { parseTraceRange, traceRun } from '../debug/trace';
 import { createWriteStream } from 'node:fs';
@@ -213,4 +212,3 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   return outcome.exitStatus;
 }
 
-export { BufferCharBackend };

@@ -1,6 +1,6 @@
 import {
   AC, AF, ARITH_FLAGS, AR_DB, AR_P, AR_S, CF, CR0_ET, CR0_PE, CR0_PG, CR0_WP, CS, DB, DF, DF_, DS, ES, ESP, FS, GP, GS, ID, IF,
-  IOPL, NT, OF, PF, PF_, REG_ZERO, RF, SF, SS, SS_, TF, VM, ZF, CR4_PSE, CR4_PGE, CR4_PAE, CR0_NE, CR0_CD, CR0_NW, EDX, CR0_AM, AC_,
+  IOPL, NT, OF, PF, PF_, RF, SF, SS, SS_, TF, VM, ZF, CR4_PSE, CR4_PGE, CR4_PAE, CR0_CD, CR0_NW, EDX, CR0_AM, AC_,
 } from './consts';
 import { Exit, type InterruptLine, type MsrHandler, type PortIo } from './interfaces';
 import { Insn } from './insn';
@@ -164,6 +164,8 @@ export class Cpu implements RmapOwner, FpuHost {
   statDecodes = 0;
   statCacheHits = 0;
   statCodeInvalidations = 0;
+  /** TLB hits, counted here (a plain field on the hot path) and reported in mmuStats(). */
+  statTlbHits = 0;
   get stats(): { decodes: number; cacheHits: number; codeInvalidations: number } {
     return { decodes: this.statDecodes, cacheHits: this.statCacheHits, codeInvalidations: this.statCodeInvalidations };
   }
@@ -505,7 +507,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const e = this.tlbCur[lin >>> 12];
     const need = this.tlbNeed[acc];
     if ((e & need) === need) {
-      this.tlb.stats.hits++;
+      this.statTlbHits++;
       return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
     }
     return this.tlbMiss(lin, acc);
@@ -615,13 +617,6 @@ export class Cpu implements RmapOwner, FpuHost {
     const p1 = n0 < size ? this.translate((lin + n0) >>> 0, acc) : p0 + n0;
     for (let k = 0; k < size; k++) this.mem.write8(k < n0 ? p0 + k : p1 + k - n0, (v >>> (8 * k)) & 0xff);
   }
-  /** Reads with an explicit privilege. */
-  lreadAs(lin: number, size: number, user: boolean): number {
-    const acc = user ? ACC_USER : 0;
-    let v = 0;
-    for (let k = 0; k < size; k++) v |= this.mem.read8(this.translate((lin + k) >>> 0, acc)) << (8 * k);
-    return v >>> 0;
-  }
 
   /** Checks that a linear range is writable (paging) without writing. */
   probeLinearWrite(lin: number, len: number): void {
@@ -646,14 +641,14 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** Checks a data access of `size` bytes at seg:off and returns the linear address. */
   private checkRead(seg: number, off: number, size: number): number {
-    if (!(this.segPerm[seg] & 1) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.readFault(seg, off, size);
+    if (!(this.segPerm[seg] & 1) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + off) >>> 0;
     if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
     if (this.memWatch !== null) this.memWatch(lin, size, false);
     return lin;
   }
   private checkWrite(seg: number, off: number, size: number): number {
-    if (!(this.segPerm[seg] & 2) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.writeFault(seg);
+    if (!(this.segPerm[seg] & 2) || off < this.segMin[seg] || off + size - 1 > this.segMax[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + off) >>> 0;
     if (this.alignCheck && (lin & (size - 1))) this.raise(AC_, 0);
     if (this.memWatch !== null) this.memWatch(lin, size, true);
@@ -668,12 +663,6 @@ export class Cpu implements RmapOwner, FpuHost {
    * the instruction.
    */
   memWatch: ((lin: number, size: number, write: boolean) => void) | null = null;
-  private readFault(seg: number, off: number, size: number): never {
-    // A limit wrap within a 16-bit real-mode segment still faults on the 386 (SDM Vol.3A §20.1.4 note on wraparound).
-    void off; void size;
-    return this.segFault(seg);
-  }
-  private writeFault(seg: number): never { return this.segFault(seg); }
 
   read8(seg: number, off: number): number { return this.lread8(this.checkRead(seg, off, 1)); }
   read16(seg: number, off: number): number { return this.lread16(this.checkRead(seg, off, 2)); }
@@ -1077,7 +1066,7 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** MMU counters for --stats and the API. */
   mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number } } {
-    return { tlb: { ...this.tlb.stats }, rmap: { ...this.rmap.stats }, code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations } };
+    return { tlb: { ...this.tlb.stats, hits: this.statTlbHits }, rmap: { ...this.rmap.stats }, code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations } };
   }
 
   // ---- time stamp counter: derived from executed instructions, so runs are deterministic ----
@@ -1128,5 +1117,3 @@ function doubleFaultCombo(first: number, second: number): boolean {
   return false;
 }
 
-export { ACC_WRITE, ACC_USER, ACC_FETCH, CR4_PGE, CR0_NE, DB, IF };
-export const R8 = R8_INDEX;

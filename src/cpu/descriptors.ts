@@ -1,5 +1,5 @@
 import type { Cpu } from './cpu';
-import { AR_DB, AR_G, AR_P, AR_S, CS, GP, NP, SS, SS_, TS, VM } from './consts';
+import { AR_DB, AR_P, AR_S, CS, GP, NP, SS, SS_, TS, VM } from './consts';
 
 /**
  * A decoded segment descriptor (SDM Vol.3A §3.4.5). One scratch instance per call
@@ -187,4 +187,3 @@ export class StackBuilder {
   }
 }
 
-export { AR_G };

@@ -1,5 +1,5 @@
 import type { Cpu } from './cpu';
-import { AC, AR_DB, CS, DS, ES, FS, GP, GS, ID, IF, IOPL, NP, NT, RF, SS, SS_, TS, VIF, VIP, VM } from './consts';
+import { AR_DB, CS, DS, ES, FS, GP, GS, IF, IOPL, NP, NT, RF, SS, SS_, VIF, VIP, VM } from './consts';
 import { Desc, StackBuilder, checkInnerSS, invalidateOuterSegs, loadDesc, setAccessed, tssStack } from './descriptors';
 import { taskSwitch, TS_CALL, TS_IRET, TS_JMP } from './task';
 
@@ -250,4 +250,3 @@ export function interruptReturn(cpu: Cpu, osize: number): void {
   invalidateOuterSegs(cpu, [ES, DS, FS, GS]);
 }
 
-export { AC, ID, TS };

@@ -1,5 +1,5 @@
 import type { Cpu } from './cpu';
-import { AC, CS, GP, IF, NP, NT, RF, SS, TF, VM, AR_DB, DS, ES, FS, GS } from './consts';
+import { AC, CS, GP, IF, NP, NT, RF, SS, TF, VM, AR_DB } from './consts';
 import { Desc, StackBuilder, checkInnerSS, loadDesc, tssStack, setAccessed } from './descriptors';
 import { taskSwitch, TS_INT } from './task';
 
@@ -123,4 +123,3 @@ function realModeInterrupt(cpu: Cpu, vec: number, retEip: number): void {
   cpu.eip = ip;
 }
 
-export { DS, ES, FS, GS };

@@ -1,7 +1,7 @@
 // Control transfer and flag instructions.
 import type { Cpu } from './cpu';
 import type { Insn } from './insn';
-import { AC, BP, BR, CF, CS, DF, EAX, ECX, GP, ID, IF, IOPL, NT, OF, OFV, RF, SS, TF, VIF, VIP, VM } from './consts';
+import { BP, BR, CF, CS, DF, ECX, GP, IF, OFV, RF, SS, VIF, VIP, VM } from './consts';
 import { INT_ICE, INT_SOFT } from './interrupts';
 import { farCall, farJump, farReturn, interruptReturn } from './far';
 import { sext } from './ops-alu';
@@ -115,4 +115,3 @@ export function popf(cpu: Cpu, i: Insn): void {
   cpu.setEflags((old & ~mask) | (v & mask));
 }
 
-export { AC, EAX, ID, IOPL, NT, OF, TF };

@@ -1,9 +1,8 @@
 // Data movement, stack, string and port I/O instructions.
 import type { Cpu } from './cpu';
-import { LF_SUB } from './cpu';
 import type { Insn } from './insn';
-import { REP_NONE, REP_NZ, REP_Z } from './insn';
-import { AF, CF, CS, DF, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, GP, OF, PF, SF, SS, UD, ZF } from './consts';
+import { REP_NONE, REP_Z } from './insn';
+import { AF, CF, CS, DF, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, GP, PF, SF, SS, UD, ZF } from './consts';
 import { sext, sub, trunc, add } from './ops-alu';
 import { loadSegReg } from './descriptors';
 import type { AccessSize } from './interfaces';
@@ -213,7 +212,7 @@ export function pusha(cpu: Cpu, i: Insn): void {
   const s = i.size;
   const sp = cpu.getReg(ESP, s);
   const base = cpu.spOff(-8 * s);
-  // Check the whole frame first: a fault leaves SP and memory as they were where it matters.
+  // SP is updated only after all eight stores, so a fault part way leaves it unchanged (restartable).
   const regs = [EAX, ECX, EDX, EBX, -1, EBP, ESI, EDI];
   for (let k = 0; k < 8; k++) {
     const off = cpu.stack32 ? (cpu.r32[ESP] - (k + 1) * s) >>> 0 : (cpu.r32[ESP] - (k + 1) * s) & 0xffff;
@@ -369,4 +368,3 @@ export function outOp(cpu: Cpu, i: Insn): void {
   cpu.io.ioWrite(port, i.size as AccessSize, cpu.getReg(EAX, i.size));
 }
 
-export { CF, OF, GP, LF_SUB, REP_NZ };

@@ -365,4 +365,3 @@ export function fxsaveRstor(cpu: Cpu, i: Insn): void {
   else { cpu.probeRead(i.seg, off, 512); fpu.fxrstor(cpu, i.seg, off); }
 }
 
-export { CR0_CD, CR0_NW };

@@ -9,6 +9,7 @@ import { BufferCharBackend, type CharBackend } from '../devices/chardev';
 import { PcPlatform } from '../devices/pc-platform';
 import { PhysMemory } from '../mmu/physmem';
 import { loadKernel, type LoadedImage, type KernelSpec } from '../loader/index';
+import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
 import { describePageTables, describeState } from './dump';
 import { X87 } from '../cpu/fpu/x87';
@@ -151,7 +152,7 @@ export class Machine {
       initrd: initrds.length === 1 ? initrds[0].data : null, modules: initrds.length > 1 ? modules : [],
       flatAddr: config.flatAddr ?? 0x100000, flatBits: config.flatBits ?? 32,
     };
-    if (initrds.length > 1 && this.isLinux(spec.image)) throw new MachineError('Linux takes one initrd (-i); several are only for multiboot kernels');
+    if (initrds.length > 1 && isBzImage(spec.image)) throw new MachineError('Linux takes one initrd (-i); several are only for multiboot kernels');
     const target = {
       ramBytes,
       write: (addr: number, data: Uint8Array) => {
@@ -165,10 +166,6 @@ export class Machine {
     };
     this.loaded = loadKernel(spec, target);
     this.enter(this.loaded);
-  }
-
-  private isLinux(img: Uint8Array): boolean {
-    return img.length > 0x206 && img[0x202] === 0x48 && img[0x203] === 0x64 && img[0x204] === 0x72 && img[0x205] === 0x53;
   }
 
   /** Sets the CPU up in the entry state the loader asked for. */

@@ -1,4 +1,4 @@
-import type { AccessSize, MmioIo } from '../cpu/interfaces';
+import type { MmioIo } from '../cpu/interfaces';
 
 /** Page kinds, one byte per 4 KiB physical frame below the end of RAM. */
 export const PAGE_RAM = 0;
@@ -9,8 +9,6 @@ export const PAGE_MMIO = 1;
  * translations): writes go through `onTrackedWrite` first so exactly those are dropped.
  */
 export const PAGE_TRACKED = 2;
-/** Old name kept for readers of the code cache. */
-export const PAGE_CODE = PAGE_TRACKED;
 
 const NO_MMIO: MmioIo = {
   mmioRead: (_a, size) => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff),
@@ -22,15 +20,16 @@ const NO_MMIO: MmioIo = {
  * and MMIO for everything else (above RAM, or frames explicitly overlaid).
  *
  * Every access is bounds-checked here; nothing a guest supplies can reach outside
- * `ram`. Writes to frames marked PAGE_CODE call `onCodeWrite` before the write so
- * decoded instructions derived from that frame are dropped (self-modifying code,
- * and DMA over code, behave as on hardware).
+ * `ram`. Writes to frames marked PAGE_TRACKED call `onTrackedWrite` before the write
+ * lands, so the reverse map drops exactly what derives from those bytes (decoded code,
+ * translations): self-modifying code and DMA over code or page tables behave as on
+ * hardware.
  */
 export class PhysMemory {
   readonly ram: Uint8Array;
   readonly view: DataView;
   readonly ramSize: number;
-  /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_CODE bits. */
+  /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_TRACKED bits. */
   readonly pageKind: Uint8Array;
   mmio: MmioIo;
   /** Called before a write of `size` bytes at `off` in a PAGE_TRACKED frame lands. */
@@ -130,14 +129,5 @@ export class PhysMemory {
   dmaRead(addr: number, len: number): Uint8Array {
     if (!this.rangeOk(addr, len)) throw new RangeError(`DMA read of ${len} bytes at ${addr.toString(16)} is outside guest RAM`);
     return this.ram.slice(addr, addr + len);
-  }
-
-  /** Debugger/loader access: never triggers MMIO side effects (MMIO reads as 0xff). */
-  peek8(p: number): number {
-    return this.isRam(p) ? this.ram[p] : 0xff;
-  }
-
-  readSized(p: number, size: AccessSize): number {
-    return size === 1 ? this.read8(p) : size === 2 ? this.read16(p) : this.read32(p);
   }
 }

@@ -162,7 +162,7 @@ export class Rmap {
   }
 
   private alloc(protect: number): number {
-    if (this.freeCount <= this.reserve) this.refill(protect);
+    if (this.freeCount <= this.reserve) this.refill();
     if (this.freeHead === NONE) this.steal(protect);
     const e = this.freeHead;
     this.freeHead = this.eNext[e];
@@ -172,7 +172,7 @@ export class Rmap {
   }
 
   /** Normal-path refill: reclaim pool entries whose dependent no longer exists. */
-  private refill(protect: number): void {
+  private refill(): void {
     // Bounded scan: with a pool full of live entries an unbounded scan would cost O(capacity)
     // per allocation; the rotating cursor still visits every entry over successive refills.
     const n = this.capacity, budget = Math.min(n, Math.max(64, 4 * this.reserve));
