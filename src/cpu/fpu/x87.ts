@@ -552,20 +552,27 @@ export class X87 {
     this.unary(fn);
   }
 
-  private fptan(): void {
+  /**
+   * The checks FPTAN and FSINCOS share before computing (they replace ST(0) and push a
+   * second result): stack underflow, stack overflow (checked before the out-of-range
+   * operand, host-verified), and |x| >= 2^63 (C2 set, ST(0) left). False: nothing to compute.
+   */
+  private twoResultTrigReady(): boolean {
     if (this.isEmpty(0)) {
-      if (!this.stackFault(false)) return;
-      this.setSt(0, indefinite()); this.push(indefinite());
-      return;
+      if (this.stackFault(false)) { this.setSt(0, indefinite()); this.push(indefinite()); }
+      return false;
     }
-    // Stack overflow is checked before the out-of-range operand (host-verified).
     if (!this.isEmpty(7)) {
-      if (!this.stackFault(true)) return;
-      this.setSt(0, indefinite()); this.push(indefinite());
-      return;
+      if (this.stackFault(true)) { this.setSt(0, indefinite()); this.push(indefinite()); }
+      return false;
     }
-    if (trigOutOfRange(this.st(0))) { this.sw |= SW_C2; return; }
+    if (trigOutOfRange(this.st(0))) { this.sw |= SW_C2; return false; }
     this.sw &= ~SW_C2;
+    return true;
+  }
+
+  private fptan(): void {
+    if (!this.twoResultTrigReady()) return;
     const env = this.begin();
     const r = ftan(env, this.st(0));
     if (this.blocked(env.flags)) { this.abort(env); return; }
@@ -577,19 +584,7 @@ export class X87 {
   }
 
   private fsincos(): void {
-    if (this.isEmpty(0)) {
-      if (!this.stackFault(false)) return;
-      this.setSt(0, indefinite()); this.push(indefinite());
-      return;
-    }
-    // Stack overflow is checked before the out-of-range operand (host-verified).
-    if (!this.isEmpty(7)) {
-      if (!this.stackFault(true)) return;
-      this.setSt(0, indefinite()); this.push(indefinite());
-      return;
-    }
-    if (trigOutOfRange(this.st(0))) { this.sw |= SW_C2; return; }
-    this.sw &= ~SW_C2;
+    if (!this.twoResultTrigReady()) return;
     const env = this.begin();
     const [s, c] = fsincos(env, this.st(0));
     if (this.blocked(env.flags)) { this.abort(env); return; }
