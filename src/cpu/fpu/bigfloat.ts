@@ -70,29 +70,24 @@ export function cosS(x: BF): BF {
   }
   return sum;
 }
-/** atanh(z) = z + z^3/3 + ... ; |z| <= 1/3. */
-export function atanhS(z: BF): BF {
-  const z2 = mul(z, z);
+/** z + z*q/3 + z*q^2/5 + ... until the terms no longer matter (q = z^2 for atanh, -z^2 for atan). */
+function oddPowerSeries(z: BF, q: BF): BF {
   let p = z, sum = z;
   for (let k = 1; k < 400; k++) {
-    p = mul(p, z2);
+    p = mul(p, q);
     const term = div(p, bfInt(2 * k + 1));
     if (tinyRelative(term, sum)) break;
     sum = add(sum, term);
   }
   return sum;
 }
-/** atan(z) series; |z| <= 1/4. */
+/** atanh(z) = z + z^3/3 + ... ; |z| <= 1/3. */
+export function atanhS(z: BF): BF {
+  return oddPowerSeries(z, mul(z, z));
+}
+/** atan(z) = z - z^3/3 + ... ; |z| <= 1/4. */
 function atanS(z: BF): BF {
-  const z2 = neg(mul(z, z));
-  let p = z, sum = z;
-  for (let k = 1; k < 400; k++) {
-    p = mul(p, z2);
-    const term = div(p, bfInt(2 * k + 1));
-    if (tinyRelative(term, sum)) break;
-    sum = add(sum, term);
-  }
-  return sum;
+  return oddPowerSeries(z, neg(mul(z, z)));
 }
 export function sqrtBF(a: BF): BF {
   // integer sqrt of m * 2^e with an even exponent and 2*PREC bits
