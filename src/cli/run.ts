@@ -161,6 +161,18 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   }
   const m = machine;
   const accelNote = o.accel === 'auto' ? 'interp (no KVM backend yet)' : 'interp';
+  const traceRange = o.traceRange !== undefined ? parseTraceRange(o.traceRange) : undefined;
+  if (traceRange === null) throw new UserError(`--trace-range ${o.traceRange}: use LO-HI (hex addresses, LO <= HI)`);
+  const traceMax = o.traceMax !== undefined ? Number(o.traceMax) : 1_000_000;
+  if (!Number.isInteger(traceMax) || traceMax < 1) throw new UserError(`--trace-max ${o.traceMax}: a positive number of lines`);
+  const onQuit = (): void => { process.stderr.write(`\n${m.dump()}\n`); };
+  const onUsr2 = (): void => { if (m.isPaused) m.resume(); else m.pause(); process.stderr.write(chalk.dim(`\n  # guest ${m.isPaused ? 'paused' : 'resumed'}\n`)); };
+  const onInt = (): void => m.stop('interrupted (SIGINT)');
+  process.on('SIGQUIT', onQuit);
+  process.on('SIGUSR2', onUsr2);
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
+  // The banner comes once the signal handlers are in place: it tells a watcher (or a test) the run is live.
   process.stderr.write(chalk.dim(`  # ts86 run -k ${kernelPath}${initrds.length ? ` -i ${initrds.map((x) => x.path).join(',')}` : ''} -m ${memMiB} -c ${cpus} --name ${name} [accel: ${accelNote}]\n`));
   if (o.debug) {
     process.stderr.write(chalk.dim(`  # loaded ${m.loaded.describe}\n  # command line: ${m.cmdline}\n`));
@@ -169,19 +181,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   if (o.disk.length) process.stderr.write(chalk.yellow(`  # warning: virtio-blk is not implemented yet; ${o.disk.join(' ')} not attached\n`));
   if (o.debugSingleStep) m.traceStep = (cpu) => process.stderr.write(`${cpu.segSel[1].toString(16).padStart(4, '0')}:${cpu.eip.toString(16).padStart(8, '0')}\n`);
 
-  const onQuit = (): void => { process.stderr.write(`\n${m.dump()}\n`); };
-  const onUsr2 = (): void => { if (m.isPaused) m.resume(); else m.pause(); process.stderr.write(chalk.dim(`\n  # guest ${m.isPaused ? 'paused' : 'resumed'}\n`)); };
-  const onInt = (): void => m.stop('interrupted (SIGINT)');
-  process.on('SIGQUIT', onQuit);
-  process.on('SIGUSR2', onUsr2);
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onInt);
   consoleOut.attach(m.aio);
   let outcome: RunOutcome;
-  const traceRange = o.traceRange !== undefined ? parseTraceRange(o.traceRange) : undefined;
-  if (traceRange === null) throw new UserError(`--trace-range ${o.traceRange}: use LO-HI (hex addresses, LO <= HI)`);
-  const traceMax = o.traceMax !== undefined ? Number(o.traceMax) : 1_000_000;
-  if (!Number.isInteger(traceMax) || traceMax < 1) throw new UserError(`--trace-max ${o.traceMax}: a positive number of lines`);
   try {
     if (o.trace !== undefined) {
       const file = o.trace === '-' ? null : createWriteStream(o.trace);

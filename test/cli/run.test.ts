@@ -116,6 +116,7 @@ describe('ts86 run', () => {
         img.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]); img[18] = 40; // EM_ARM
         writeFileSync(join(dir, 'arm.elf'), img);
       }],
+      ['a bad --trace-range', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--trace', '-', '--trace-range', 'zz'], /--trace-range zz: use LO-HI/],
       ['virtio console (not there yet)', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--console', 'virtio'], /virtio console is not implemented/],
     ];
     for (const [name, args, msg, prep] of cases) {
