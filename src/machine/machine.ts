@@ -254,6 +254,9 @@ export class Machine {
     this.cpu.requestStop();
   }
 
+  /** Stops the run with this outcome at the next instruction boundary (a failed serial script, say). */
+  stopWith(o: Omit<RunOutcome, 'instructions'>): void { this.requestStop({ ...o, instructions: 0 }); }
+
   /** Asks the run loop to stop at the next instruction boundary. */
   stop(message = 'stopped by request'): void {
     this.requestStop({ reason: 'stopped', exitStatus: EXIT_STOPPED, message, instructions: 0 });
