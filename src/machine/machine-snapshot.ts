@@ -30,7 +30,7 @@ export function captureSnapshot(m: Machine): Uint8Array {
       ips: m.clock instanceof VirtualClock ? m.clock.instructionsPerSecond : (c.ips ?? 100_000_000),
       seed: m.seed, rtcEpochSeconds: m.rtcEpochSeconds,
       serialTiming: c.serialTiming ?? 'fast', quantum: c.quantum ?? 200_000,
-      kernelPath: c.kernel.path, describe: m.loaded.describe,
+      kernelPath: c.kernel.path, describe: m.config.restore ? m.config.restore.header.config.describe : m.loaded.describe,
     },
     clock: {
       kind: m.clock instanceof VirtualClock ? 'virtual' : 'host',
