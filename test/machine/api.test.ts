@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMachine, restoreMachine } from '../../src/machine/api';
 import { MachineError } from '../../src/machine/machine';
+import { BufferCharBackend } from '../../src/devices/chardev';
 
 const K = join(__dirname, '..', '..', 'fixtures/platform/apic-kernel.bin');
 const vmOf = () => createMachine({ kernel: K, memMiB: 64, extra: { flatAddr: 0x100000, flatBits: 32 } });
@@ -53,5 +54,23 @@ describe('library API', () => {
     expect(r.regs()).toEqual(vm.regs());
     expect(r.stateHash()).toBe(vm.stateHash());
     expect(r.random.nextU32()).toBe(vm.random.nextU32());
+  });
+
+  it('deterministic machines apply host input at the next whole virtual millisecond', async () => {
+    const host = new BufferCharBackend();
+    const vm = createMachine({ kernel: K, memMiB: 64, serial: host, extra: { flatAddr: 0x100000, flatBits: 32 } });
+    const runToNs = async (ns: number): Promise<void> => {
+      let hit = false;
+      vm.at(ns, () => { hit = true; vm.requestBreak(); });
+      await vm.runUntilCondition(() => hit, 60_000, `virtual time ${ns}`);
+    };
+    await runToNs(10_000);
+    const uartHas = (): number => { const s = vm.platform.com1.saveState(); return s.rx.length + s.hostInput.length; };
+    host.input('k'); // the host delivers a key now...
+    expect(uartHas()).toBe(0); // ...the guest sees it at 1 ms of virtual time, not before
+    await runToNs(999_000);
+    expect(uartHas()).toBe(0);
+    await runToNs(1_001_000);
+    expect(uartHas()).toBe(1);
   });
 });
