@@ -23,6 +23,16 @@ export class Block {
   readonly len: number;
   /** Times run by the interpreting executor (the compiler takes over past a threshold). */
   hits = 0;
+  /**
+   * Successor links: the blocks that followed this one last time (EIP and block), valid
+   * while the CPU's codeEpoch equals linkEpoch (anything that could change what CS:EIP
+   * fetches bumps the epoch: TLB or code invalidation, CR3/CR0/CR4, mode or CS changes).
+   */
+  linkEpoch = -1;
+  link0Eip = -1;
+  link0: Block | null = null;
+  link1Eip = -1;
+  link1: Block | null = null;
   /** The compiled form (second tier), once hot. */
   fn: ((cpu: import('./cpu').Cpu) => void) | null = null;
   constructor(insns: Insn[]) {

@@ -60,6 +60,8 @@ export interface CpuOptions {
   blocks?: boolean;
   /** Compile hot blocks to JavaScript (second tier; default on; needs blocks). */
   compile?: boolean;
+  /** Successor links between blocks (fast path; default on; needs blocks). */
+  links?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
 }
@@ -186,6 +188,7 @@ export class Cpu implements RmapOwner, FpuHost {
   // ---- blocks and the compiler -------------------------------------------
   readonly blocksEnabled: boolean;
   readonly compileEnabled: boolean;
+  readonly linksEnabled: boolean;
   readonly compileThreshold: number;
   /**
    * Set when a running block must return to the run loop after the current instruction:
@@ -193,6 +196,10 @@ export class Cpu implements RmapOwner, FpuHost {
    * INVLPG, CR3), the mode changed, or a stop was requested.
    */
   blockAbort = false;
+  /** Bumped whenever what CS:EIP fetches could change (see Block.linkEpoch). */
+  codeEpoch = 0;
+  /** The block that ran last (its successor links are filled in by the next lookup). */
+  private prevBlock: Block | null = null;
   get stats(): { decodes: number; cacheHits: number; codeInvalidations: number } {
     return { decodes: this.statDecodes, cacheHits: this.statCacheHits, codeInvalidations: this.statCodeInvalidations };
   }
@@ -216,6 +223,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.tlbEnabled = opts.tlb ?? fp.tlb;
     this.blocksEnabled = this.decodeCacheEnabled && (opts.blocks ?? fp.blocks);
     this.compileEnabled = this.blocksEnabled && (opts.compile ?? fp.compile);
+    this.linksEnabled = this.blocksEnabled && (opts.links ?? fp.links);
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
@@ -820,6 +828,7 @@ export class Cpu implements RmapOwner, FpuHost {
   /** Forgets the cached fetch pages (TLB flush, CR3 load, INVLPG, rmap drops, code invalidation, mode change). */
   resetFetchPage(): void {
     this.blockAbort = true;
+    this.codeEpoch++;
     if (this.fetchValid) { this.fetchTags.fill(-1); this.fetchValid = false; }
   }
 
@@ -938,13 +947,25 @@ export class Cpu implements RmapOwner, FpuHost {
    */
   private runBlock(end: number): void {
     this.startEip = this.eip;
-    const first = this.fetchInsn();
-    let b = first.block;
+    const p = this.prevBlock, eip = this.eip;
+    let b: Block | null = null;
+    if (p !== null && p.linkEpoch === this.codeEpoch && this.linksEnabled) b = p.link0Eip === eip ? p.link0 : p.link1Eip === eip ? p.link1 : null;
     if (b === null) {
-      if (!first.cached) { this.execOne(first); return; }
-      b = this.buildBlock(first);
+      const first = this.fetchInsn();
+      b = first.block;
+      if (b === null) {
+        if (!first.cached) { this.prevBlock = null; this.execOne(first); return; }
+        b = this.buildBlock(first);
+      }
+      // Link only when the translation is tracked (paging off, or held by the TLB and so by the rmap).
+      if (p !== null && this.linksEnabled && (!this.paging || this.tlbCur[((this.segBase[CS] + eip) >>> 0) >>> 12] !== 0)) {
+        if (p.linkEpoch !== this.codeEpoch) { p.linkEpoch = this.codeEpoch; p.link1 = null; p.link1Eip = -1; }
+        else { p.link1 = p.link0; p.link1Eip = p.link0Eip; }
+        p.link0 = b; p.link0Eip = eip;
+      }
     }
-    if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.execOne(first); return; }
+    this.prevBlock = b;
+    if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
     this.blockAbort = false;
     this.statBlockRuns++;
     if (b.fn !== null) { b.fn(this); return; }

@@ -8,20 +8,22 @@
 //   "-jit,-compile"       the named paths off (a leading '-' or a trailing '=off'), the rest on
 // Names: decodeCache (decoded-instruction cache), tlb (software TLB), blocks (block
 // dispatch: decoded instructions grouped into straight-line blocks run without per-instruction
-// lookups), compile (hot blocks compiled to JavaScript, the second tier).
+// lookups), compile (hot blocks compiled to JavaScript, the second tier), links (a block
+// remembers the blocks that followed it, so the next lookup skips the fetch path).
 
 export interface FastPaths {
   decodeCache: boolean;
   tlb: boolean;
   blocks: boolean;
   compile: boolean;
+  links: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

@@ -13,8 +13,8 @@ import { parseFastPaths } from '../../src/cpu/fastpaths';
 
 const MODES: Record<string, CpuOptions> = {
   interp: { decodeCache: false, blocks: false, compile: false },
-  blocks: { decodeCache: true, blocks: true, compile: false },
-  jit: { decodeCache: true, blocks: true, compile: true, compileThreshold: 1 },
+  blocks: { decodeCache: true, blocks: true, compile: false, links: false },
+  jit: { decodeCache: true, blocks: true, compile: true, links: true, compileThreshold: 1 },
 };
 
 function rng(seed: number): (n: number) => number {
@@ -191,9 +191,9 @@ describe('block corners (interp, blocks, compiled)', () => {
 
 describe('TS86_FASTPATHS', () => {
   it('parses on, off and per-path lists, and rejects unknown names', () => {
-    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true });
-    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false });
-    expect(parseFastPaths('-compile, tlb=off')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false });
+    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true });
+    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false });
+    expect(parseFastPaths('-compile, tlb=off')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true });
     expect(() => parseFastPaths('-jitt')).toThrow(/unknown fast path 'jitt'/);
   });
 });
