@@ -240,10 +240,21 @@ export function shldrd(cpu: Cpu, i: Insn): void {
 
 // ---- multiply and divide --------------------------------------------------------------------
 
-/** Full 32x32 unsigned product as [lo, hi]. */
-export function mulu32(a: number, b: number): [number, number] {
-  const p = BigInt(a >>> 0) * BigInt(b >>> 0);
-  return [Number(p & 0xffffffffn), Number(p >> 32n)];
+/**
+ * High 32 bits of the unsigned 64-bit product a*b (the low half is Math.imul). Exact
+ * without BigInt: four 16x16 partial products, each below 2^32, summed in doubles.
+ */
+export function mulHiU32(a: number, b: number): number {
+  a >>>= 0; b >>>= 0;
+  const aL = a & 0xffff, aH = a >>> 16, bL = b & 0xffff, bH = b >>> 16;
+  const lh = aL * bH, hl = aH * bL;
+  const mid = ((aL * bL) >>> 16) + (lh & 0xffff) + (hl & 0xffff);
+  return (aH * bH + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0;
+}
+/** High 32 bits of the signed 64-bit product of two 32-bit values (as an unsigned number). */
+export function mulHiS32(a: number, b: number): number {
+  // Signed high half = unsigned high half - (a<0 ? b : 0) - (b<0 ? a : 0) (mod 2^32).
+  return (mulHiU32(a, b) - (a & 0x80000000 ? b >>> 0 : 0) - (b & 0x80000000 ? a >>> 0 : 0)) >>> 0;
 }
 
 function setMulFlags(cpu: Cpu, overflow: boolean, lo: number, s: Size): void {
@@ -264,43 +275,45 @@ export function mulE(cpu: Cpu, i: Insn): void {
     cpu.r16[EDX << 1] = p >>> 16;
     setMulFlags(cpu, p > 0xffff, p, 2);
   } else {
-    const [lo, hi] = mulu32(cpu.r32[EAX], v);
+    const a = cpu.r32[EAX];
+    const lo = Math.imul(a, v) >>> 0, hi = mulHiU32(a, v);
     cpu.r32[EAX] = lo;
     cpu.r32[EDX] = hi;
     setMulFlags(cpu, hi !== 0, lo, 4);
   }
 }
 
-/** Signed product of two values of size s, as a BigInt-free [lo, hi] pair (hi signed) for 32 bits. */
-function imulFull(a: number, b: number, s: Size): { lo: number; fits: boolean; hi: number } {
-  if (s !== 4) {
-    const p = sext(a, s) * sext(b, s);
-    const lo = trunc(p, s);
-    return { lo, fits: p === sext(lo, s), hi: trunc(p >> BITS[s], s) };
-  }
-  const p = BigInt(a | 0) * BigInt(b | 0);
-  const lo = Number(BigInt.asUintN(32, p));
-  const hi = Number(BigInt.asUintN(32, p >> 32n));
-  return { lo, fits: p === BigInt(lo | 0), hi };
+/** Signed product of two values of size s, low half (unsigned, masked to s). */
+function imulLo(a: number, b: number, s: Size): number {
+  return s === 4 ? Math.imul(a, b) >>> 0 : trunc(sext(a, s) * sext(b, s), s);
+}
+/** Signed product of two values of size s, high half (unsigned, masked to s). */
+function imulHi(a: number, b: number, s: Size): number {
+  return s === 4 ? mulHiS32(a, b) : trunc((sext(a, s) * sext(b, s)) >> BITS[s], s);
+}
+/** True when the signed product equals the sign extension of its low half (CF=OF=0). */
+function imulFits(lo: number, hi: number, s: Size): boolean {
+  return hi === (msb(lo, s) ? MASK[s] : 0);
 }
 
 /** IMUL E (one operand, F6/F7 /5). */
 export function imul1(cpu: Cpu, i: Insn): void {
   const s = i.size, v = cpu.getE(i);
   const a = cpu.getReg(EAX, s);
-  const { lo, fits, hi } = imulFull(a, v, s);
+  const lo = imulLo(a, v, s), hi = imulHi(a, v, s);
   if (s === 1) cpu.r16[0] = (hi << 8) | lo;
   else { cpu.setReg(EAX, s, lo); cpu.setReg(EDX, s, hi); }
-  setMulFlags(cpu, !fits, lo, s);
+  setMulFlags(cpu, !imulFits(lo, hi, s), lo, s);
 }
 
 /** IMUL Gv, Ev (0F AF) and IMUL Gv, Ev, imm (69, 6B). */
 export function imul2(cpu: Cpu, i: Insn): void {
   const s = i.size;
   const a = i.op === 0x1af ? cpu.getReg(i.reg, s) : trunc(i.imm, s);
-  const { lo, fits } = imulFull(cpu.getE(i), a, s);
+  const e = cpu.getE(i);
+  const lo = imulLo(e, a, s);
   cpu.setReg(i.reg, s, lo);
-  setMulFlags(cpu, !fits, lo, s);
+  setMulFlags(cpu, !imulFits(lo, imulHi(e, a, s), s), lo, s);
 }
 
 /** DIV E (F6/F7 /6): #DE on a zero divisor or a quotient that does not fit (SDM Vol.2A DIV). */
