@@ -6,12 +6,22 @@
 // A block holds only instructions of one physical page and mode, each wholly inside the
 // page. Every instruction but the last is "straight": its handler never changes EIP
 // (other than falling through), the CPU mode, CS/SS, EFLAGS.IF/TF/RF, the halted state
-// or the interrupt shadow, and performs no port I/O. The last instruction may be anything
+// or the interrupt shadow, and performs no port I/O — or it is a conditional jump with a
+// 32-bit operand size, a side exit: when taken, the block ends there (both executors
+// compare EIP with the fall-through address). The last instruction may be anything
 // (a branch, a far transfer, a segment load, I/O ...): the block ends after it.
 import type { Handler, Insn } from './insn';
 import * as A from './ops-alu';
 import * as D from './ops-data';
 import * as C from './ops-control';
+
+/**
+ * Whether the block goes on after `i`: a straight instruction, or a 32-bit Jcc (a side
+ * exit; hot loops such as the LZMA decoder's test-and-branch chains become one block).
+ */
+export function continuesBlock(i: Insn): boolean {
+  return isStraight(i.exec) || (i.exec === C.jcc && i.osize === 32);
+}
 
 /** Most instructions in one block (bounds the work between two interrupt checks). */
 export const BLOCK_MAX = 64;
@@ -34,7 +44,7 @@ export class Block {
   link1Eip = -1;
   link1: Block | null = null;
   /** The compiled form (second tier), once hot. */
-  fn: ((cpu: import('./cpu').Cpu) => void) | null = null;
+  fn: ((cpu: import('./cpu').Cpu, end: number) => void) | null = null;
   constructor(insns: Insn[]) {
     this.insns = insns;
     let len = 0;

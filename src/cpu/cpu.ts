@@ -14,7 +14,7 @@ import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
 import { SIGNATURE, type CpuidPolicy } from './cpuid';
 import type { FpuHost } from './fpu-iface';
-import { Block, BLOCK_MAX, isStraight } from './block';
+import { Block, BLOCK_MAX, continuesBlock } from './block';
 import { compileBlock } from './jit';
 import { compileThresholdDefault, fastPathDefaults } from './fastpaths';
 
@@ -968,22 +968,23 @@ export class Cpu implements RmapOwner, FpuHost {
     if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
     this.blockAbort = false;
     this.statBlockRuns++;
-    if (b.fn !== null) { b.fn(this); return; }
+    if (b.fn !== null) { b.fn(this, end); return; }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
       b.fn = compileBlock(b);
       this.statCompiled++;
-      b.fn(this);
+      b.fn(this, end);
       return;
     }
     const insns = b.insns, mem = this.mem, mh = mem.mmioHits;
     for (let k = 0; k < insns.length; k++) {
       const i = insns[k];
-      const e = this.eip;
+      const e = this.eip, nx = (e + i.len) >>> 0;
       this.startEip = e;
-      this.eip = (e + i.len) >>> 0;
+      this.eip = nx;
       this.icount++;
       i.exec(this, i);
-      if (this.blockAbort || mem.mmioHits !== mh) return;
+      // A taken side exit (a Jcc inside the block) leaves EIP elsewhere.
+      if (this.blockAbort || mem.mmioHits !== mh || this.eip !== nx) return;
     }
   }
 
@@ -1004,7 +1005,7 @@ export class Cpu implements RmapOwner, FpuHost {
   private buildBlock(first: Insn): Block {
     const insns = [first];
     let eip = (this.eip + first.len) >>> 0;
-    if (isStraight(first.exec)) {
+    if (continuesBlock(first)) {
       const lin0 = (this.segBase[CS] + this.eip) >>> 0;
       const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
       const page = this.codeCache[frame];
@@ -1022,7 +1023,7 @@ export class Cpu implements RmapOwner, FpuHost {
         }
         insns.push(i);
         eip = (eip + i.len) >>> 0;
-        if (!isStraight(i.exec)) break;
+        if (!continuesBlock(i)) break;
       }
     }
     const b = new Block(insns);

@@ -6,15 +6,26 @@
 //   startEip (the instruction's EIP), EIP (the next instruction's) and icount (counting the
 //   instruction), so a fault leaves exactly the state the interpreter would: Cpu.run's catch
 //   rewinds EIP to startEip and delivers the exception.
-// - Instructions without a hand-written form call the interpreter's own handler with the
-//   decoded instruction: one definition of their semantics, called from both tiers. The
-//   forms written out here (register moves, 32-bit ALU, INC/DEC, LEA, Jcc, JMP) mirror
-//   ops-alu/ops-data/ops-control and are checked against them by test/cpu/jit.test.ts.
+// - Semantics come from one place. Operand fetch and write-back (registers, effective
+//   addresses, memory through the Cpu's segment/paging/RAM accessors) are written out here;
+//   the operation itself is either a few lines mirroring ops-alu/ops-data (32-bit ADD/SUB/
+//   logic/ADC/SBB, moves: checked against the interpreter by test/cpu/jit.test.ts) or a
+//   direct call of the interpreter's own operation (A.ALU[k], A.shiftOp, A.incv/decv,
+//   A.mulE ...). Instructions without a form here call the interpreter's handler.
 // - After every instruction that touches memory or calls a handler, the block returns if
 //   the CPU asked running blocks to stop (a write to decoded code, a TLB or mode change, a
 //   stop request, an MMIO access: see Cpu.blockAbort), with EIP and icount exact.
-// - Lazy flags are stored exactly as the interpreter stores them; a Jcc right after a
-//   written-out ALU instruction tests the operands directly instead of re-deriving flags.
+// - A Jcc inside a block (blocks continue past conditional branches, see block.ts) is a
+//   side exit: taken, it sets EIP and icount and returns.
+// - A block whose last instruction jumps back to its own first instruction loops inside
+//   the function while the budget allows another whole pass and nothing asked blocks to
+//   stop. No interrupt check is needed at that back edge: whether an interrupt is pending
+//   changes only through port I/O, MMIO (both end or abort a block) or instructions that
+//   end blocks (STI, POPF, IRET, MOV SS ...), and device time advances only between
+//   Cpu.run calls.
+// - Lazy flags are stored exactly as the interpreter stores them; a Jcc/SETcc/CMOVcc after
+//   a known flag producer tests the operands directly instead of re-deriving flags, and
+//   ADC/SBB/INC/DEC take CF from the known producer.
 import type { Cpu } from './cpu';
 import type { Block } from './block';
 import type { Insn } from './insn';
@@ -23,7 +34,7 @@ import * as D from './ops-data';
 import * as C from './ops-control';
 import { ARITH_FLAGS, CF, REG_ZERO } from './consts';
 
-type BlockFn = (cpu: Cpu) => void;
+export type BlockFn = (cpu: Cpu, end: number) => void;
 
 /**
  * Calls an interpreter handler. Every compiled block calls handlers through this one
@@ -34,15 +45,20 @@ type BlockFn = (cpu: Cpu) => void;
 function callHandler(h: (cpu: Cpu, i: Insn) => void, cpu: Cpu, i: Insn): void { h(cpu, i); }
 
 /** Small, common handlers worth letting V8 inline into a block (called directly). */
-const INLINE_OK = new Set<unknown>([D.pushZ, D.popZ, D.movzx, D.movsx, A.shiftE, D.setcc, D.cmovcc, D.pushI, D.xchgZ, D.nop, D.movEI, D.movGE, D.movEG]);
+const INLINE_OK = new Set<unknown>([D.pushZ, D.popZ, D.movzx, D.movsx, A.shiftE, D.setcc, D.cmovcc, D.pushI, D.xchgZ, D.nop, D.movEI,
+  D.movGE, D.movEG, A.mulE, A.imul1, A.imul2, D.cwd, D.cbw]);
 
-/** Flag producers the compiler tracks for Jcc fusion. */
-type FlagOp = 'add' | 'sub' | 'logic' | 'incdec';
-interface Flags { op: FlagOp; a: string; b: string; x: string }
+/** Flag producers the compiler tracks for condition fusion and carry-in. */
+type FlagOp = 'add' | 'sub' | 'logic' | 'incdec' | 'adc' | 'sbb';
+interface Flags { op: FlagOp; a: string; b: string; x: string; s: number; cin: string }
 
-const ALU_LF = ['0 /*LF_ADD*/', '4 /*LF_LOGIC*/', '', '', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/'];
-const ALU_OPER = ['+', '|', '', '', '&', '-', '^', '-'];
-const ALU_KIND: (FlagOp | null)[] = ['add', 'logic', null, null, 'logic', 'sub', 'logic', 'sub'];
+const ALU_LF = ['0 /*LF_ADD*/', '4 /*LF_LOGIC*/', '1 /*LF_ADC*/', '3 /*LF_SBB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/'];
+const ALU_OPER = ['+', '|', '+', '-', '&', '-', '^', '-'];
+const ALU_KIND: FlagOp[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
+/** Byte offsets of AL,CL,DL,BL,AH,CH,DH,BH in the register buffer (as Cpu.getReg). */
+const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
+const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
+const SIGN = [0, 0x80, 0x8000, 0, 0x80000000];
 
 /** A 32-bit effective address expression (address size 32). */
 function ea32(i: Insn): string {
@@ -53,36 +69,223 @@ function ea32(i: Insn): string {
   return `((${parts.join(' + ')}) >>> 0)`;
 }
 
+function regGet(reg: number, s: number): string {
+  return s === 4 ? `(r[${reg}] >>> 0)` : s === 2 ? `r16[${reg << 1}]` : `r8[${R8[reg]}]`;
+}
+function regSet(reg: number, s: number, v: string): string {
+  return s === 4 ? `r[${reg}] = ${v};` : s === 2 ? `r16[${reg << 1}] = ${v};` : `r8[${R8[reg]}] = ${v};`;
+}
+const RD = ['', 'read8', 'read16', '', 'read32'];
+const WR = ['', 'write8', 'write16', '', 'write32'];
+function memRead(seg: number, s: number, off: string): string { return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`; }
+function memWrite(seg: number, s: number, off: string, v: string): string { return `cpu.${WR[s]}(${seg}, ${off}, ${v});`; }
+function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
+
+/** Signed value of a size-s unsigned operand, and its sign test. */
+function signed(v: string, s: number): string { return s === 4 ? `(${v} | 0)` : s === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`; }
+function neg(x: string, s: number): string { return s === 4 ? `((${x} | 0) < 0)` : `((${x} & ${SIGN[s]}) !== 0)`; }
+
+/** CF (as 0/1) of a known producer, or null. */
+function carryOf(f: Flags | null): string | null {
+  if (f === null) return null;
+  switch (f.op) {
+    case 'logic': return '0';
+    case 'sub': return `(${f.a} < ${f.b} ? 1 : 0)`;
+    case 'add': return `(${f.x} < ${f.a} ? 1 : 0)`;
+    case 'adc': return `((${f.cin} ? ${f.x} <= ${f.a} : ${f.x} < ${f.a}) ? 1 : 0)`;
+    case 'sbb': return `((${f.cin} ? ${f.a} <= ${f.b} : ${f.a} < ${f.b}) ? 1 : 0)`;
+    default: return `(cpu.flags & ${CF})`; // INC/DEC left CF in cpu.flags
+  }
+}
+
 /** Condition cc (0-15) from a known flag producer, or null when the generic path is needed. */
 function fusedCond(cc: number, f: Flags | null): string | null {
   if (f === null) return null;
-  const { a, b, x } = f;
+  const { a, b, x, s } = f;
+  const top = s * 8 - 1;
   let e: string | null = null;
   switch (cc >> 1) {
-    case 0: e = f.op === 'logic' ? 'false' : f.op === 'sub' ? `((((${a} ^ ${b}) & (${a} ^ ${x})) >>> 31) !== 0)` : null; break; // O
-    case 1: e = f.op === 'logic' ? 'false' : f.op === 'sub' ? `(${a} < ${b})` : f.op === 'add' ? `(${x} < ${a})` : null; break; // C
+    case 0: e = f.op === 'logic' ? 'false' : f.op === 'sub' ? `((((${a} ^ ${b}) & (${a} ^ ${x})) >>> ${top}) !== 0)` :
+      f.op === 'add' ? `((((${a} ^ ${x}) & (${b} ^ ${x})) >>> ${top}) !== 0)` : null; break; // O
+    case 1: { const c = carryOf(f); e = f.op === 'incdec' || c === null ? null : `(${c} !== 0)`; break; } // C
     case 2: e = `(${x} === 0)`; break; // Z
-    case 3: e = f.op === 'logic' ? `(${x} === 0)` : f.op === 'sub' ? `(${a} <= ${b})` : null; break; // BE
-    case 4: e = `((${x} | 0) < 0)`; break; // S
+    case 3: e = f.op === 'logic' ? `(${x} === 0)` : f.op === 'sub' ? `(${a} <= ${b})` : f.op === 'add' ? `(${x} < ${a} || ${x} === 0)` : null; break; // BE
+    case 4: e = neg(x, s); break; // S
     case 5: e = null; break; // P
-    case 6: e = f.op === 'logic' ? `((${x} | 0) < 0)` : f.op === 'sub' ? `((${a} | 0) < (${b} | 0))` : null; break; // L
-    default: e = f.op === 'logic' ? `(${x} === 0 || (${x} | 0) < 0)` : f.op === 'sub' ? `((${a} | 0) <= (${b} | 0))` : null; break; // LE
+    case 6: e = f.op === 'logic' ? neg(x, s) : f.op === 'sub' ? `(${signed(a, s)} < ${signed(b, s)})` : null; break; // L
+    default: e = f.op === 'logic' ? `(${x} === 0 || ${neg(x, s)})` : f.op === 'sub' ? `(${signed(a, s)} <= ${signed(b, s)})` : null; break; // LE
   }
   if (e === null) return null;
   return cc & 1 ? `!${e}` : e;
+}
+
+interface Emitted {
+  code: string;
+  /** Memory access or handler call: needs the sync before and the abort check after. */
+  touches: boolean;
+  /** The new flag producer; undefined: flags untouched; null: unknown. */
+  flags?: Flags | null;
+}
+
+/** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>). */
+interface EOperand { pre: string; get: string; set: (v: string) => string; mem: boolean }
+function eOperand(i: Insn, s: number, v: string, rmw: boolean): EOperand | null {
+  if (i.mod === 3) return { pre: '', get: regGet(i.rm, s), set: (x) => regSet(i.rm, s, x), mem: false };
+  if (i.asize !== 32) return null;
+  const o = `o${v}`;
+  const get = rmw ? (s === 4 ? `(cpu.readRmw(${i.seg}, ${o}, 4) >>> 0)` : `cpu.readRmw(${i.seg}, ${o}, ${s})`) : memRead(i.seg, s, o);
+  return { pre: `const ${o} = ${ea32(i)}; `, get, set: (x) => memWrite(i.seg, s, o, x), mem: true };
+}
+
+/**
+ * The generated code of one ALU operation k (ADD OR ADC SBB AND SUB XOR CMP) on a (a
+ * register or memory read) and b, writing back through `set` unless CMP/TEST.
+ */
+function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: string) => string) | null, v: string, flags: Flags | null,
+  ref: (x: unknown) => string): { code: string; flags: Flags } {
+  const a = `a${v}`, b = `b${v}`, x = `x${v}`, cin = `ci${v}`;
+  const write = set !== null ? set(x) : '';
+  const op = ALU_KIND[k];
+  let code: string;
+  if (s === 4 || k === 1 || k === 4 || k === 6 || k === 0 || k === 5 || k === 7) {
+    let carry = '';
+    let expr = `${a} ${ALU_OPER[k]} ${b}`;
+    if (op === 'adc' || op === 'sbb') {
+      carry = `const ${cin} = ${carryOf(flags) ?? 'cpu.getCF()'}; cpu.lfCin = ${cin}; `;
+      expr = `${a} ${ALU_OPER[k]} ${b} ${ALU_OPER[k]} ${cin}`;
+    }
+    code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${trunc(expr, s)}; ${write}` +
+      `cpu.lfOp = ${ALU_LF[k]}; cpu.lfA = ${a}; cpu.lfB = ${b}; cpu.lfRes = ${x}; cpu.lfSize = ${s}; cpu.lfMask = ${ARITH_FLAGS};`;
+  } else {
+    // 8/16-bit ADC/SBB: the interpreter's own operation (it reads CF itself).
+    code = `const ${cin} = cpu.getCF(), ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${ref(A.ALU[k])}(cpu, ${a}, ${b}, ${s}); ${write}`;
+  }
+  return { code, flags: { op, a, b, x, s, cin } };
+}
+
+/** Emits one instruction, or null for the interpreter's handler. */
+function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => string): Emitted | null {
+  const h = i.exec, s = i.size, v = `${k}`;
+  if (i.asize !== 32 && i.mod !== 3 && h !== D.movZI && h !== A.incZ && h !== A.decZ && h !== A.aluAI) return null;
+  if (h === D.movGE || h === D.movEG) {
+    const e = eOperand(i, s, v, false);
+    if (e === null) return null;
+    return h === D.movGE ? { code: `${e.pre}${regSet(i.reg, s, e.get)}`, touches: e.mem } : { code: `${e.pre}${e.set(regGet(i.reg, s))}`, touches: e.mem };
+  }
+  if (h === D.movZI) return { code: regSet(i.op & 7, s, String(s === 4 ? i.imm | 0 : i.imm & MASK[s])), touches: false };
+  if (h === D.movEI) {
+    const e = eOperand(i, s, v, false);
+    if (e === null) return null;
+    return { code: `${e.pre}${e.set(String(s === 4 ? i.imm >>> 0 : i.imm & MASK[s]))}`, touches: e.mem };
+  }
+  if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r[${i.reg}] = ${ea32(i)};`, touches: false } : null;
+  if (h === D.movzx || h === D.movsx) {
+    const src = i.op === 0x1b6 || i.op === 0x1be ? 1 : 2;
+    const e = eOperand(i, src, v, false);
+    if (e === null) return null;
+    const val = h === D.movzx ? e.get : trunc(signed(e.get, src), s);
+    return { code: `${e.pre}${regSet(i.reg, s, val)}`, touches: e.mem };
+  }
+  if (h === A.aluEG || h === A.aluGE || h === A.aluEI || h === A.aluAI || h === A.testEG || h === A.testEI || h === A.testAI) {
+    const test = h === A.testEG || h === A.testEI || h === A.testAI;
+    const kk = test ? 4 : h === A.aluEI ? i.reg : (i.op >> 3) & 7;
+    const imm = String(i.imm & MASK[s]) + (s === 4 ? ' >>> 0' : '');
+    const immE = s === 4 ? String(i.imm >>> 0) : String(i.imm & MASK[s]);
+    void imm;
+    const writes = kk !== 7 && !test;
+    if (h === A.aluAI || h === A.testAI) {
+      const r = emitAlu(kk, s, regGet(0, s), immE, writes ? (x) => regSet(0, s, x) : null, v, flags, ref);
+      return { code: r.code, touches: false, flags: r.flags };
+    }
+    if (h === A.aluGE) {
+      const e = eOperand(i, s, v, false);
+      if (e === null) return null;
+      const r = emitAlu(kk, s, regGet(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
+      return { code: `${e.pre}${r.code}`, touches: e.mem, flags: r.flags };
+    }
+    // E is the destination (aluEG, aluEI) or the first operand of TEST.
+    const e = eOperand(i, s, v, writes);
+    if (e === null) return null;
+    const b = h === A.aluEG || h === A.testEG ? regGet(i.reg, s) : immE;
+    const r = emitAlu(kk, s, e.get, b, writes ? e.set : null, v, flags, ref);
+    return { code: `${e.pre}${r.code}`, touches: e.mem, flags: r.flags };
+  }
+  if (h === A.incZ || h === A.decZ || h === A.incE || h === A.decE) {
+    const inc = h === A.incZ || h === A.incE;
+    const e: EOperand | null = h === A.incZ || h === A.decZ ? { pre: '', get: regGet(i.op & 7, s), set: (x) => regSet(i.op & 7, s, x), mem: false } : eOperand(i, s, v, true);
+    if (e === null) return null;
+    const a = `a${v}`, x = `x${v}`;
+    const cf = carryOf(flags);
+    if (s === 4 && cf !== null) {
+      // INC/DEC keep CF (SDM Vol.2A INC): take it from the previous producer.
+      const code = `${e.pre}const cf${v} = ${cf}; const ${a} = ${e.get}, ${x} = (${a} ${inc ? '+' : '-'} 1) >>> 0; ${e.set(x)} ` +
+        `cpu.lfOp = ${inc ? 0 : 2}; cpu.lfA = ${a}; cpu.lfB = 1; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS & ~CF}; ` +
+        `cpu.flags = (cpu.flags & ${~CF}) | cf${v};`;
+      return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
+    }
+    const code = `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(inc ? A.incv : A.decv)}(cpu, ${a}, ${s}); ${e.set(x)}`;
+    return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
+  }
+  if (h === A.notE || h === A.negE) {
+    const e = eOperand(i, s, v, true);
+    if (e === null) return null;
+    if (h === A.notE) return { code: `${e.pre}${e.set(trunc(`~${e.get}`, s))}`, touches: e.mem };
+    const a = `a${v}`, x = `x${v}`;
+    return { code: `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(A.sub)}(cpu, 0, ${a}, ${s}); ${e.set(x)}`, touches: e.mem, flags: { op: 'sub', a: '0', b: a, x, s, cin: '' } };
+  }
+  if (h === A.shiftE) {
+    const op = i.op;
+    const count = op === 0xd0 || op === 0xd1 ? '1' : op === 0xd2 || op === 0xd3 ? '(r8[4] & 31)' : String(i.imm & 31);
+    const e = eOperand(i, s, v, true);
+    if (e === null) return null;
+    const n = `n${v}`, a = `a${v}`;
+    if (count === '0') return { code: e.mem ? `${e.pre}${e.get};` : '', touches: e.mem };
+    if (count !== '(r8[4] & 31)') {
+      return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
+    }
+    // Count 0 (from CL) changes nothing, flags included, but a memory operand is still accessed.
+    return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${n}, ${s})`)} }`, touches: e.mem, flags: null };
+  }
+  if (h === D.setcc) {
+    const e = eOperand(i, 1, v, false);
+    if (e === null) return null;
+    const cond = fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`;
+    return { code: `${e.pre}${e.set(`(${cond} ? 1 : 0)`)}`, touches: e.mem };
+  }
+  if (h === D.cmovcc && s === 4) {
+    const e = eOperand(i, 4, v, false);
+    if (e === null) return null;
+    const cond = fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`;
+    // The source is always read (and may fault); a 32-bit destination is written either way.
+    return { code: `${e.pre}const a${v} = ${e.get}; if (${cond}) r[${i.reg}] = a${v};`, touches: e.mem };
+  }
+  if (h === A.mulE && s === 4) {
+    const e = eOperand(i, 4, v, false);
+    if (e === null) return null;
+    const a = `a${v}`, b = `b${v}`, lo = `x${v}`, hi = `h${v}`;
+    // As A.mulE (EDX:EAX := EAX * E; CF=OF=(EDX != 0); SF/ZF/PF from the low half).
+    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = r[0], ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); ` +
+      `r[0] = ${lo}; r[2] = ${hi}; cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`, touches: e.mem, flags: null };
+  }
+  return null;
 }
 
 /** Compiles a block; the function runs it from the current EIP (the block's first instruction). */
 export function compileBlock(b: Block): BlockFn {
   const names: string[] = [];
   const values: unknown[] = [];
-  const ref = (v: unknown): string => { const n = `k${names.length}`; names.push(n); values.push(v); return n; };
+  const ref = (v: unknown): string => {
+    const at = values.indexOf(v);
+    if (at >= 0) return names[at];
+    const n = `k${names.length}`; names.push(n); values.push(v); return n;
+  };
   const out: string[] = [];
   const callRef = ref(callHandler);
   const n = b.insns.length;
   let off = 0;
   let flags: Flags | null = null;
   let ended = false;
+  let loops = false;
   for (let k = 0; k < n; k++) {
     const i = b.insns[k];
     const cur = `((e0 + ${off}) >>> 0)`, next = `((e0 + ${off + i.len}) >>> 0)`;
@@ -90,71 +293,38 @@ export function compileBlock(b: Block): BlockFn {
     /** Exact state for a possible fault (and for handlers that read EIP/icount). */
     const sync = `cpu.startEip = ${cur}; cpu.eip = ${next}; cpu.icount = c0 + ${k + 1};`;
     const abort = last ? '' : 'if (cpu.blockAbort || m.mmioHits !== mh) return;';
-    const v = `${k}`;
     const h = i.exec;
-    const w32 = i.osize === 32 && i.size === 4 && i.asize === 32;
-    let code: string | null = null;
-    let touches = false; // memory access or handler call: needs sync before and abort check after
-    let nf: Flags | null | undefined; // new flag producer (undefined: flags untouched)
-    if (!w32 && h !== C.jcc && h !== C.jmpRel) {
-      code = null;
-    } else if ((h === D.movGE || h === D.movEG) && i.mod === 3) {
-      const [dst, src] = h === D.movGE ? [i.reg, i.rm] : [i.rm, i.reg];
-      code = `r[${dst}] = r[${src}];`;
-    } else if (h === D.movGE) {
-      code = `r[${i.reg}] = cpu.read32(${i.seg}, ${ea32(i)});`; touches = true;
-    } else if (h === D.movEG) {
-      code = `cpu.write32(${i.seg}, ${ea32(i)}, r[${i.reg}]);`; touches = true;
-    } else if (h === D.movZI) {
-      code = `r[${i.op & 7}] = ${i.imm | 0};`;
-    } else if (h === D.lea) {
-      code = `r[${i.reg}] = ${ea32(i)};`;
-    } else if ((h === A.aluEG || h === A.aluGE || h === A.aluEI || h === A.aluAI || h === A.testEG || h === A.testEI) &&
-      (h === A.aluAI || i.mod === 3 || h === A.aluGE)) {
-      const kk = h === A.testEG || h === A.testEI ? 4 : h === A.aluEI ? i.reg : (i.op >> 3) & 7;
-      if (ALU_KIND[kk] !== null) {
-        const test = h === A.testEG || h === A.testEI;
-        const dst = h === A.aluAI ? 0 : h === A.aluGE ? i.reg : i.rm;
-        let src: string;
-        if (h === A.aluEI || h === A.aluAI || h === A.testEI) src = String(i.imm >>> 0);
-        else if (h === A.aluGE && i.mod !== 3) { src = `(cpu.read32(${i.seg}, ${ea32(i)}) >>> 0)`; touches = true; }
-        else src = `(r[${h === A.aluGE ? i.rm : i.reg}] >>> 0)`;
-        const a = `a${v}`, bb = `b${v}`, x = `x${v}`;
-        const write = kk !== 7 && !test ? `r[${dst}] = ${x};` : '';
-        code = `const ${a} = r[${dst}] >>> 0, ${bb} = ${src}, ${x} = (${a} ${ALU_OPER[kk]} ${bb}) >>> 0; ${write}` +
-          `cpu.lfOp = ${ALU_LF[kk]}; cpu.lfA = ${a}; cpu.lfB = ${bb}; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS};`;
-        nf = { op: ALU_KIND[kk]!, a, b: bb, x };
-      }
-    } else if (h === A.incZ || h === A.decZ) {
-      const r = i.op & 7, inc = h === A.incZ;
-      const a = `a${v}`, x = `x${v}`;
-      // INC/DEC keep CF (SDM Vol.2A INC): take it from the previous producer when known.
-      const cf = flags === null ? 'cpu.getCF()' : flags.op === 'logic' ? '0' : flags.op === 'sub' ? `(${flags.a} < ${flags.b} ? 1 : 0)` :
-        flags.op === 'add' ? `(${flags.x} < ${flags.a} ? 1 : 0)` : `(cpu.flags & ${CF})`;
-      code = `const cf${v} = ${cf}; const ${a} = r[${r}] >>> 0, ${x} = (${a} ${inc ? '+' : '-'} 1) >>> 0; r[${r}] = ${x}; ` +
-        `cpu.lfOp = ${inc ? 0 : 2}; cpu.lfA = ${a}; cpu.lfB = 1; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS & ~CF}; ` +
-        `cpu.flags = (cpu.flags & ${~CF}) | cf${v};`;
-      nf = { op: 'incdec', a, b: '1', x };
-    } else if ((h === C.jcc || h === C.jmpRel) && i.osize === 32 && last) {
-      const cond = h === C.jmpRel ? 'true' : (fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`);
-      code = `cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; ` +
-        `if (${cond}) { const t = (e0 + ${(off + i.len + i.imm) | 0}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; } else cpu.eip = ${next};`;
-      ended = true;
-    }
-    if (code === null) {
-      // The interpreter's handler, with the decoded instruction.
-      code = INLINE_OK.has(h) ? `${sync} ${ref(h)}(cpu, ${ref(i)}); ${abort}` : `${sync} ${callRef}(${ref(h)}, cpu, ${ref(i)}); ${abort}`;
-      flags = null;
+    let code: string;
+    if ((h === C.jcc || h === C.jmpRel || (h === C.loop && i.op === 0xe2 && i.asize === 32)) && i.osize === 32) {
+      const rel = (off + i.len + i.imm) | 0;
+      const cond = h === C.jmpRel ? 'true' : h === C.loop ? `(r[1] = r[1] - 1) !== 0` : (fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`);
+      const taken = rel === 0
+        // A jump back to the block's start (its last instruction or a side exit): loop here
+        // while a whole further pass fits the budget (the check runBlock makes on entry).
+        ? `cpu.eip = e0; c0 += ${k + 1}; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
+        : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; return;`;
+      if (rel === 0) loops = true;
+      code = `cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${taken} }` + (last ? ` cpu.eip = ${next}; return;` : '');
       if (last) ended = true;
     } else {
-      if (touches) code = `${sync} ${code} ${abort}`;
-      if (nf !== undefined) flags = nf;
+      const em = emitInsn(i, k, flags, ref);
+      if (em === null) {
+        // The interpreter's handler, with the decoded instruction.
+        code = INLINE_OK.has(h) ? `${sync} ${ref(h)}(cpu, ${ref(i)}); ${abort}` : `${sync} ${callRef}(${ref(h)}, cpu, ${ref(i)}); ${abort}`;
+        flags = null;
+        if (last) ended = true;
+      } else {
+        code = em.touches ? `${sync} ${em.code} ${abort}` : em.code;
+        if (em.flags !== undefined) flags = em.flags;
+      }
     }
     out.push(`  ${code} // ${k}: ${i.def?.mnem ?? '(ud)'}`);
     off += i.len;
   }
   if (!ended) out.push(`  cpu.eip = (e0 + ${off}) >>> 0; cpu.icount = c0 + ${n};`);
-  const src = `"use strict";\nreturn function block(cpu) {\n  const r = cpu.r32, m = cpu.mem, e0 = cpu.eip, c0 = cpu.icount, mh = m.mmioHits;\n${out.join('\n')}\n};`;
+  // In a loop, every path that does not jump back ends the function.
+  const body = loops ? `  for (;;) {\n${out.join('\n')}\n  return;\n  }` : out.join('\n');
+  const src = `"use strict";\nreturn function block(cpu, end) {\n  const r = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, m = cpu.mem, e0 = cpu.eip, mh = m.mmioHits;\n  let c0 = cpu.icount;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
   return factory(...values);

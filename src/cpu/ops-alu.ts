@@ -95,7 +95,7 @@ function rmwWrite(cpu: Cpu, i: Insn, v: number): void {
   else cpu.writeSz(i.seg, cpu.rmwOff, i.size, v);
 }
 
-function incv(cpu: Cpu, v: number, s: Size): number {
+export function incv(cpu: Cpu, v: number, s: Size): number {
   const cf = cpu.getCF();
   const r = trunc(v + 1, s);
   cpu.setLazy(LF_ADD, v, 1, r, s);
@@ -103,7 +103,7 @@ function incv(cpu: Cpu, v: number, s: Size): number {
   cpu.flags = (cpu.flags & ~CF) | cf;
   return r;
 }
-function decv(cpu: Cpu, v: number, s: Size): number {
+export function decv(cpu: Cpu, v: number, s: Size): number {
   const cf = cpu.getCF();
   const r = trunc(v - 1, s);
   cpu.setLazy(LF_SUB, v, 1, r, s);

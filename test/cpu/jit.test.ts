@@ -31,7 +31,7 @@ function randomInsn(r: (n: number) => number): number[] {
   const d = DST[r(DST.length)], s = DST[r(DST.length)];
   const disp = r(32) * 4;
   switch (r(22)) {
-    case 0: case 1: return [(r(8) << 3) | 1, 0xc0 | (s << 3) | d]; // ALU r32, r32 (01 form)
+    case 0: case 1: return [(r(8) << 3) | 1, 0xc0 | (s << 3) | d]; // ALU r32, r32 (01 form; ADC/SBB included)
     case 2: return [(r(8) << 3) | 3, 0xc0 | (d << 3) | s]; // ALU r32, r32 (03 form)
     case 3: return [0x83, 0xc0 | (r(8) << 3) | d, r(256)]; // ALU r32, imm8
     case 4: return [0x81, 0xc0 | (r(8) << 3) | d, ...imm32(VALUES[r(VALUES.length)])]; // ALU r32, imm32
@@ -50,33 +50,98 @@ function randomInsn(r: (n: number) => number): number[] {
     case 17: return [0x0f, 0x90 + r(16), 0xc0 | r(4)]; // SETcc r8
     case 18: return [0x0f, 0x40 + r(16), 0xc0 | (d << 3) | s]; // CMOVcc r, r
     case 19: return [0x66, (r(8) << 3) | 1, 0xc0 | (s << 3) | d]; // ALU r16, r16
-    case 20: return [0x70 + r(16), 5, 0xb8 + d, ...imm32(r(0x10000))]; // Jcc over MOV r, imm32
+    case 20: return [0x70 + r(16), 5, 0xb8 + d, ...imm32(r(0x10000))]; // Jcc over MOV r, imm32 (a side exit mid-block)
     default: return [r(2) ? 0xf8 : r(2) ? 0xf9 : 0xf5]; // CLC / STC / CMC
   }
+}
+
+/** Data operand [esi+d8]; sometimes [esi-2] or [esi-1] so that 16/32-bit accesses cross into the page below DATA. */
+function mem(r: (n: number) => number, reg: number): number[] {
+  if (r(8) === 0) return [0x46 | (reg << 3), r(2) ? 0xfe : 0xff];
+  return [0x46 | (reg << 3), r(32) * 4 + r(4)];
+}
+
+/** The instruction kinds the second compiler round writes out: memory destinations, 8/16-bit forms, MUL, shifts by CL, ... */
+function randomInsn2(r: (n: number) => number): number[] {
+  const d = DST[r(DST.length)], s = DST[r(DST.length)];
+  switch (r(24)) {
+    case 0: case 1: return [(r(8) << 3) | 1, ...mem(r, s)]; // ALU [mem], r32 (read-modify-write; CMP reads)
+    case 2: return [0x83, ...mem(r, r(8)), r(256)]; // ALU [mem], imm8
+    case 3: return [0x81, ...mem(r, r(8)), ...imm32(VALUES[r(VALUES.length)])]; // ALU [mem], imm32
+    case 4: return [(r(8) << 3) | (r(2) ? 0 : 2), 0xc0 | (r(8) << 3) | r(8)]; // ALU r8, r8 (AH..BH too)
+    case 5: return [(r(8) << 3) | r(4), ...mem(r, r(8))]; // ALU 8/32-bit, memory on either side
+    case 6: return [0x66, (r(8) << 3) | r(4), ...mem(r, s)]; // ALU 16-bit with memory
+    case 7: return [0xf7, 0xe0 | (r(2) << 3) | s]; // MUL / IMUL r32 (EDX:EAX)
+    case 8: return [0xf7, ...mem(r, 4 + r(2))]; // MUL / IMUL [mem]
+    case 9: return r(2) ? [0x0f, 0xaf, 0xc0 | (d << 3) | s] : [0x6b, 0xc0 | (d << 3) | s, r(256)]; // IMUL r, r / IMUL r, r, imm8
+    case 10: return [0xd3, 0xc0 | (r(8) << 3) | d]; // shifts/rotates r32 by CL (RCL/RCR included)
+    case 11: return r(2) ? [0xd1, ...mem(r, r(8))] : [0xc1, ...mem(r, r(8)), r(40)]; // shift [mem] by 1 / imm8
+    case 12: return r(2) ? [0xc0, 0xc0 | (r(8) << 3) | r(8), r(12)] : [0xd2, 0xc0 | (r(8) << 3) | r(8)]; // 8-bit shifts by imm8 / CL
+    case 13: return [r(2) ? 0xff : 0xfe, ...mem(r, r(2))]; // INC/DEC dword/byte [mem]
+    case 14: return [0xf7, ...mem(r, 2 + r(2))]; // NOT/NEG [mem]
+    case 15: return [0xf7, 0xd0 | (r(2) << 3) | d]; // NOT/NEG r32
+    case 16: return [r(2) ? 0x88 : 0x8a, 0xc0 | (r(8) << 3) | r(8)]; // MOV r8, r8
+    case 17: return [r(2) ? 0x88 : 0x8a, ...mem(r, r(8))]; // MOV byte [mem] / r8
+    case 18: return [0x66, r(2) ? 0x89 : 0x8b, ...mem(r, d)]; // MOV word [mem] / r16
+    case 19: return r(2) ? [0xc7, ...mem(r, 0), ...imm32(VALUES[r(VALUES.length)])] : [0xc6, ...mem(r, 0), r(256)]; // MOV [mem], imm
+    case 20: return [0x0f, r(2) ? 0xb7 : 0xbf, ...mem(r, d)]; // MOVZX/MOVSX r, word [mem]
+    case 21: return [0x0f, 0x90 + r(16), ...mem(r, 0)]; // SETcc byte [mem]
+    case 22: return [0x0f, 0x40 + r(16), ...mem(r, d)]; // CMOVcc r, [mem]
+    default: return [0xb0 + r(8), r(256)]; // MOV r8, imm8
+  }
+}
+
+/** A counted loop on ECX whose last instruction jumps back to the loop head (LOOP, or DEC ECX; JNZ): a self-looping block. */
+function randomLoop(r: (n: number) => number): number[] {
+  const body: number[] = [];
+  const n = 1 + r(4);
+  for (let k = 0; k < n; k++) {
+    let ins: number[];
+    do ins = r(2) ? randomInsn(r) : randomInsn2(r); while (touchesEcx(ins));
+    body.push(...ins);
+  }
+  const tail = r(2) ? [0xe2] : [0x49, 0x75];
+  const rel = -(body.length + tail.length + 1);
+  return [0xb9, ...imm32(1 + r(30)), ...body, ...tail, rel & 0xff];
+}
+/** Conservative: an instruction whose ModRM names ECX/CL/CH (reg or rm), or a one-byte form on ECX, or a Jcc (its offset would be off). */
+function touchesEcx(ins: number[]): boolean {
+  let k = 0;
+  while (ins[k] === 0x66) k++;
+  const op = ins[k];
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x50 && op <= 0x5f)) return true;
+  if (op === 0x41 || op === 0x49 || op === 0xb9 || op === 0xb1 || op === 0xb5 || op === 0x51 || op === 0x59 || op === 0x50 + 1) return true;
+  if (op === 0xd3 || op === 0xd2) return true; // count in CL is fine, but keep loop lengths predictable
+  if (op === 0xf7 && ((ins[k + 1] >> 3) & 7) >= 4) return true; // MUL/IMUL write EDX:EAX only, but keep it simple
+  const modrm = op === 0x0f ? ins[k + 2] : ins[k + 1];
+  if (modrm === undefined) return false;
+  return ((modrm >> 3) & 7) === 1 || ((modrm >> 3) & 7) === 5 || (modrm >> 6 === 3 && ((modrm & 7) === 1 || (modrm & 7) === 5));
 }
 
 function snapshot(h: Harness): Record<string, number> {
   const c = h.cpu;
   const o: Record<string, number> = { eip: c.eip, icount: c.icount, eflags: c.getEflags(), halted: c.halted ? 1 : 0 };
   for (let k = 0; k < 8; k++) o[`r${k}`] = c.r32[k] >>> 0;
-  for (let a = DATA; a < DATA + 256; a += 4) o[`m${(a - DATA).toString(16)}`] = h.r32(a);
+  for (let a = DATA - 16; a < DATA + 256; a += 4) o[`m${(a - DATA).toString(16)}`] = h.r32(a);
   return o;
 }
 
 describe('blocks and compiled blocks agree with the plain interpreter', () => {
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]) {
     it(`random program, seed ${seed}`, () => {
       const r = rng(seed * 104729);
       const code: number[] = [];
-      for (let k = 0; k < 300; k++) code.push(...randomInsn(r));
+      // Seeds 1-12: the first round's menu; 13-24: the second round's kinds and counted loops mixed in.
+      for (let k = 0; k < 300; k++) code.push(...(seed <= 12 ? randomInsn(r) : r(12) === 0 ? randomLoop(r) : r(2) ? randomInsn2(r) : randomInsn(r)));
       const hs = Object.values(MODES).map((o) => new Harness(1, o).flat32([0xf4]));
       for (const h of hs) {
         h.prepare(code, { 6: DATA });
-        for (let a = 0; a < 256; a += 4) h.w32(DATA + a, VALUES[(a >> 2) % VALUES.length] ^ (a * 0x01010101));
+        for (let a = -16; a < 256; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
         h.cpu.setEflags((seed & 1) | 2);
       }
-      for (let chunk = 0; chunk < 400 && !hs[0].cpu.halted; chunk++) {
-        const budget = 1 + r(r(2) ? 8 : 64);
+      for (let chunk = 0; chunk < 4000 && !hs[0].cpu.halted; chunk++) {
+        // Mostly budgets longer than blocks (so blocks and loops run whole), some that end inside them.
+        const budget = 1 + r(r(3) === 0 ? 8 : r(2) ? 64 : 400);
         const exits = hs.map((h) => h.run(budget));
         const ref = snapshot(hs[0]);
         for (let m = 1; m < hs.length; m++) {
@@ -178,6 +243,68 @@ describe('block corners (interp, blocks, compiled)', () => {
       const f = h.runToFault();
       expect([f.vector, f.eip, h.eax], mode).toEqual([1, CODE + 1, 1]);
     });
+  });
+
+  it('a block that jumps back to itself loops inside the compiled function, stopping exactly at the budget', () => {
+    const seen: number[][] = [];
+    each((h, mode) => {
+      // mov ecx, 1000 | L: add eax, ecx; adc edx, 0; loop L | hlt
+      h.prepare([0xb9, ...imm32(1000), 0x01, 0xc8, 0x83, 0xd2, 0x00, 0xe2, 0xf9], { 0: 0xfffff000 });
+      for (const budget of [1, 7, 100, 2, 1000, 3]) { h.run(budget); seen.push([mode.length, h.cpu.icount, h.cpu.eip, h.eax, h.edx, h.ecx, h.cpu.getEflags()]); }
+      h.run(10_000);
+      expect([h.cpu.halted, h.ecx, h.eax, h.edx], mode).toEqual([true, 0, (0xfffff000 + 500500) >>> 0, 1]);
+      if (mode === 'jit') {
+        const b = [...Array(3).keys()].map(() => null);
+        void b;
+        expect(h.cpu.statCompiled, mode).toBeGreaterThan(0);
+      }
+    });
+    const per = seen.length / 3;
+    for (let k = 0; k < per; k++) {
+      expect(seen[per + k].slice(1), `blocks, stop ${k}`).toEqual(seen[k].slice(1));
+      expect(seen[2 * per + k].slice(1), `jit, stop ${k}`).toEqual(seen[k].slice(1));
+    }
+  });
+
+  it('the compiled form of a self-looping block is a loop, and a Jcc inside a block is a side exit', async () => {
+    const { compileBlock, blockSource } = await import('../../src/cpu/jit');
+    const h = new Harness(1, MODES.blocks).flat32([0xf4]);
+    // L: cmp eax, 5 | ja +2 | inc eax | inc eax | dec ecx | jnz L | hlt
+    h.prepare([0x83, 0xf8, 0x05, 0x77, 0x02, 0x40, 0x40, 0x49, 0x75, 0xf6], { 1: 4 });
+    h.run(1000);
+    expect(h.cpu.halted).toBe(true);
+    expect([h.eax, h.ecx]).toEqual([6, 0]); // 0 -> 2 -> 4 -> 6, then the side exit skips the increments
+    const insn = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } });
+    h.cpu.eip = CODE;
+    const b = insn.fetchInsn().block;
+    expect(b?.insns.length).toBe(7); // the JNZ back to L is a side exit here: the block goes on to the HLT
+    const src = blockSource(compileBlock(b!));
+    expect(src).toContain('for (;;)');
+    expect(src).toMatch(/cpu\.eip = t; return;/);
+  });
+
+  it('a fault on a memory operand mid-block leaves identical state for every compiled instruction kind', () => {
+    // Each: mov eax,1 | add ebx, ecx (a flag producer) | <gs: kind> | mov edx,3 | hlt; GS limit 0xff, offset 0x100 faults (#GP).
+    const KINDS: number[][] = [
+      [0x01, 0x0d], [0x83, 0x05], [0x81, 0x3d], [0x11, 0x0d], [0x19, 0x0d], [0x00, 0x0d], [0xf7, 0x25], [0xf7, 0x1d], [0xff, 0x05],
+      [0xfe, 0x0d], [0xc1, 0x25], [0xd1, 0x3d], [0xd3, 0x05], [0x0f, 0xb6, 0x0d], [0x0f, 0xbf, 0x0d], [0x0f, 0x94, 0x05], [0x0f, 0x42, 0x0d],
+      [0x66, 0x89, 0x0d], [0x88, 0x2d], [0xc7, 0x05], [0x84, 0x0d], [0x3b, 0x0d],
+    ];
+    for (const kind of KINDS) {
+      const out: unknown[] = [];
+      each((h, mode) => {
+        h.setSeg(GS, 0, 0xff);
+        const tail = kind[0] === 0x83 || kind[0] === 0xc1 ? [0x07] : kind[0] === 0x81 || kind[0] === 0xc7 ? imm32(0x1234) : [];
+        const code = [0xb8, ...imm32(1), 0x01, 0xcb, 0x65, ...kind, ...imm32(0x100), ...tail, 0xba, ...imm32(3)];
+        h.prepare(code, { 1: 0xffffffff, 3: 5 });
+        const f = h.runToFault();
+        out.push([mode, f.vector, f.eip, h.eax, h.ebx, h.ecx, h.edx, h.cpu.getEflags(), h.cpu.icount]);
+      });
+      const [a, b, c] = out as unknown[][];
+      expect(a[1], kind.join(',')).toBe(13);
+      expect(b.slice(1), kind.join(',')).toEqual(a.slice(1));
+      expect(c.slice(1), kind.join(',')).toEqual(a.slice(1));
+    }
   });
 
   it('decoded blocks are built and compiled, and the counters say so', () => {
