@@ -19,8 +19,8 @@ import * as C from './ops-control';
  * Whether the block goes on after `i`: a straight instruction, or a 32-bit Jcc (a side
  * exit; hot loops such as the LZMA decoder's test-and-branch chains become one block).
  */
-export function continuesBlock(i: Insn): boolean {
-  return isStraight(i.exec) || (i.exec === C.jcc && i.osize === 32);
+export function continuesBlock(i: Insn, sideExits: boolean): boolean {
+  return isStraight(i.exec) || (sideExits && i.exec === C.jcc && i.osize === 32);
 }
 
 /** Most instructions in one block (bounds the work between two interrupt checks). */
@@ -43,14 +43,28 @@ export class Block {
   link0: Block | null = null;
   link1Eip = -1;
   link1: Block | null = null;
+  /**
+   * The last instruction is a near jump, call or return (or the block just ran out of
+   * room): a compiled successor may run straight after it (Cpu.runBlock's chaining).
+   */
+  readonly chains: boolean;
   /** The compiled form (second tier), once hot. */
   fn: ((cpu: import('./cpu').Cpu, end: number) => void) | null = null;
   constructor(insns: Insn[]) {
+    if (CHAIN_ENDS.size === 0) initChainEnds();
     this.insns = insns;
     let len = 0;
     for (const i of insns) len += i.len;
     this.len = len;
+    const last = insns[insns.length - 1].exec;
+    this.chains = isStraight(last) || CHAIN_ENDS.has(last);
   }
+}
+
+/** Control transfers that end a block but leave everything the run loop checks alone. */
+const CHAIN_ENDS = new Set<Handler>();
+function initChainEnds(): void {
+  for (const h of [C.jcc, C.jmpRel, C.callRel, C.retNear, C.jmpE, C.callE, C.loop, C.jcxz]) CHAIN_ENDS.add(h);
 }
 
 let straight: Set<Handler> | null = null;

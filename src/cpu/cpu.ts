@@ -15,7 +15,7 @@ import type { X87Unit } from './x87-slot';
 import { SIGNATURE, type CpuidPolicy } from './cpuid';
 import type { FpuHost } from './fpu-iface';
 import { Block, BLOCK_MAX, continuesBlock } from './block';
-import { compileBlock } from './jit';
+import { compileBlock, type BlockFn } from './jit';
 import { compileThresholdDefault, fastPathDefaults } from './fastpaths';
 
 /** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
@@ -62,6 +62,12 @@ export interface CpuOptions {
   compile?: boolean;
   /** Successor links between blocks (fast path; default on; needs blocks). */
   links?: boolean;
+  /** Blocks continue past 32-bit Jcc, a side exit (fast path; default on; needs blocks). */
+  sideExits?: boolean;
+  /** A compiled block that jumps back to its start loops inside its function (fast path; default on; needs compile). */
+  loops?: boolean;
+  /** A compiled block that ends in a jump, call or return runs its linked compiled successor directly (fast path; default on; needs compile and links). */
+  chain?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
 }
@@ -189,6 +195,9 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly blocksEnabled: boolean;
   readonly compileEnabled: boolean;
   readonly linksEnabled: boolean;
+  readonly sideExitsEnabled: boolean;
+  readonly loopsEnabled: boolean;
+  readonly chainEnabled: boolean;
   readonly compileThreshold: number;
   /**
    * Set when a running block must return to the run loop after the current instruction:
@@ -224,6 +233,9 @@ export class Cpu implements RmapOwner, FpuHost {
     this.blocksEnabled = this.decodeCacheEnabled && (opts.blocks ?? fp.blocks);
     this.compileEnabled = this.blocksEnabled && (opts.compile ?? fp.compile);
     this.linksEnabled = this.blocksEnabled && (opts.links ?? fp.links);
+    this.sideExitsEnabled = this.blocksEnabled && (opts.sideExits ?? fp.sideExits);
+    this.loopsEnabled = this.compileEnabled && (opts.loops ?? fp.loops);
+    this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
@@ -968,9 +980,27 @@ export class Cpu implements RmapOwner, FpuHost {
     if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
     this.blockAbort = false;
     this.statBlockRuns++;
-    if (b.fn !== null) { b.fn(this, end); return; }
+    if (b.fn !== null) {
+      // Chaining: while compiled blocks follow each other through their links, run the next
+      // one straight away. Nothing the run loop checks between blocks can have changed:
+      // a block ending in a jump, call or return (Block.chains) does no I/O and leaves IF,
+      // TF/RF, the interrupt shadow, the halted state and the mode alone; a stop request,
+      // an MMIO access or dropped code or translations show as blockAbort/mmioHits.
+      const mem = this.mem, mh = mem.mmioHits;
+      for (let fn: BlockFn = b.fn; ;) {
+        fn(this, end);
+        if (!b.chains || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh || b.linkEpoch !== this.codeEpoch) return;
+        const e = this.eip;
+        const nb: Block | null = b.link0Eip === e ? b.link0 : b.link1Eip === e ? b.link1 : null;
+        if (nb === null || nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
+        this.prevBlock = b = nb;
+        fn = nb.fn;
+        this.startEip = e;
+        this.statBlockRuns++;
+      }
+    }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      b.fn = compileBlock(b);
+      b.fn = compileBlock(b, this.loopsEnabled);
       this.statCompiled++;
       b.fn(this, end);
       return;
@@ -1005,7 +1035,7 @@ export class Cpu implements RmapOwner, FpuHost {
   private buildBlock(first: Insn): Block {
     const insns = [first];
     let eip = (this.eip + first.len) >>> 0;
-    if (continuesBlock(first)) {
+    if (continuesBlock(first, this.sideExitsEnabled)) {
       const lin0 = (this.segBase[CS] + this.eip) >>> 0;
       const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
       const page = this.codeCache[frame];
@@ -1023,7 +1053,7 @@ export class Cpu implements RmapOwner, FpuHost {
         }
         insns.push(i);
         eip = (eip + i.len) >>> 0;
-        if (!continuesBlock(i)) break;
+        if (!continuesBlock(i, this.sideExitsEnabled)) break;
       }
     }
     const b = new Block(insns);

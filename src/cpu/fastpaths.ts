@@ -9,7 +9,11 @@
 // Names: decodeCache (decoded-instruction cache), tlb (software TLB), blocks (block
 // dispatch: decoded instructions grouped into straight-line blocks run without per-instruction
 // lookups), compile (hot blocks compiled to JavaScript, the second tier), links (a block
-// remembers the blocks that followed it, so the next lookup skips the fetch path).
+// remembers the blocks that followed it, so the next lookup skips the fetch path),
+// sideExits (blocks continue past 32-bit conditional jumps, which become side exits),
+// loops (a compiled block that jumps back to its own start loops inside its function),
+// chain (a compiled block ending in a jump/call/return runs its linked compiled successor
+// without a trip through the run loop).
 
 export interface FastPaths {
   decodeCache: boolean;
@@ -17,13 +21,16 @@ export interface FastPaths {
   blocks: boolean;
   compile: boolean;
   links: boolean;
+  sideExits: boolean;
+  loops: boolean;
+  chain: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

@@ -240,6 +240,17 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     if (e === null) return null;
     const n = `n${v}`, a = `a${v}`;
     if (count === '0') return { code: e.mem ? `${e.pre}${e.get};` : '', touches: e.mem };
+    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7) && count !== '(r8[4] & 31)') {
+      // SHL/SHR/SAR r/m32 by a constant 1-31, as A.shiftOp: CF = last bit out, OF from the
+      // top bits, AF kept (undefined), SF/ZF/PF lazily from the result.
+      const c = Number(count), x = `x${v}`, cf = `f${v}`;
+      let calc: string;
+      if (i.reg === 5) calc = `${x} = ${a} >>> ${c}, ${cf} = ((${a} >>> ${c - 1}) & 1) | ((${a} >>> 31) << 11)`;
+      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${c}) >>> 0, ${cf} = ((${a} | 0) >> ${c - 1}) & 1`;
+      else calc = `${x} = (${a} << ${c}) >>> 0, ${cf} = ((${a} >>> ${32 - c}) & 1) | ((((${x} >>> 31) ^ (${a} >>> ${32 - c})) & 1) << 11)`;
+      const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
+      return { code: `${e.pre}const ${a} = ${e.get}; const ${calc}; ${e.set(x)} cpu.setLazySZP(${x}, 4, ${cf}${af});`, touches: e.mem, flags: null };
+    }
     if (count !== '(r8[4] & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
@@ -259,6 +270,15 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     // The source is always read (and may fault); a 32-bit destination is written either way.
     return { code: `${e.pre}const a${v} = ${e.get}; if (${cond}) r[${i.reg}] = a${v};`, touches: e.mem };
   }
+  if (h === A.imul2 && s === 4) {
+    const e = eOperand(i, 4, v, false);
+    if (e === null) return null;
+    const a = `a${v}`, b = `b${v}`, lo = `x${v}`;
+    const other = i.op === 0x1af ? `(r[${i.reg}] >>> 0)` : String(i.imm >>> 0);
+    // As A.imul2: the low half of the signed product; CF=OF=(it does not fit).
+    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r[${i.reg}] = ${lo}; ` +
+      `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`, touches: e.mem, flags: null };
+  }
   if (h === A.mulE && s === 4) {
     const e = eOperand(i, 4, v, false);
     if (e === null) return null;
@@ -271,7 +291,7 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
 }
 
 /** Compiles a block; the function runs it from the current EIP (the block's first instruction). */
-export function compileBlock(b: Block): BlockFn {
+export function compileBlock(b: Block, selfLoops = true): BlockFn {
   const names: string[] = [];
   const values: unknown[] = [];
   const ref = (v: unknown): string => {
@@ -298,12 +318,12 @@ export function compileBlock(b: Block): BlockFn {
     if ((h === C.jcc || h === C.jmpRel || (h === C.loop && i.op === 0xe2 && i.asize === 32)) && i.osize === 32) {
       const rel = (off + i.len + i.imm) | 0;
       const cond = h === C.jmpRel ? 'true' : h === C.loop ? `(r[1] = r[1] - 1) !== 0` : (fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`);
-      const taken = rel === 0
+      const taken = rel === 0 && selfLoops
         // A jump back to the block's start (its last instruction or a side exit): loop here
         // while a whole further pass fits the budget (the check runBlock makes on entry).
         ? `cpu.eip = e0; c0 += ${k + 1}; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
         : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; return;`;
-      if (rel === 0) loops = true;
+      if (rel === 0 && selfLoops) loops = true;
       code = `cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${taken} }` + (last ? ` cpu.eip = ${next}; return;` : '');
       if (last) ended = true;
     } else {

@@ -295,6 +295,13 @@ function imulHi(a: number, b: number, s: Size): number {
 function imulFits(lo: number, hi: number, s: Size): boolean {
   return hi === (msb(lo, s) ? MASK[s] : 0);
 }
+/**
+ * IMUL Gv, Ev(, imm) 32-bit fit test without the high half: the double product of two
+ * int32 values is exact whenever the true product fits in 32 bits, and otherwise has a
+ * magnitude of at least 2^31 (rounding is monotonic), so it equals the signed low half
+ * exactly when the product fits.
+ */
+export function imul32Fits(a: number, b: number, lo: number): boolean { return (a | 0) * (b | 0) === (lo | 0); }
 
 /** IMUL E (one operand, F6/F7 /5). */
 export function imul1(cpu: Cpu, i: Insn): void {
@@ -313,7 +320,7 @@ export function imul2(cpu: Cpu, i: Insn): void {
   const e = cpu.getE(i);
   const lo = imulLo(e, a, s);
   cpu.setReg(i.reg, s, lo);
-  setMulFlags(cpu, !imulFits(lo, imulHi(e, a, s), s), lo, s);
+  setMulFlags(cpu, !(s === 4 ? imul32Fits(e, a, lo) : imulFits(lo, imulHi(e, a, s), s)), lo, s);
 }
 
 /** DIV E (F6/F7 /6): #DE on a zero divisor or a quotient that does not fit (SDM Vol.2A DIV). */

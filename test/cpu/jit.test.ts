@@ -13,8 +13,14 @@ import { parseFastPaths } from '../../src/cpu/fastpaths';
 
 const MODES: Record<string, CpuOptions> = {
   interp: { decodeCache: false, blocks: false, compile: false },
-  blocks: { decodeCache: true, blocks: true, compile: false, links: false },
-  jit: { decodeCache: true, blocks: true, compile: true, links: true, compileThreshold: 1 },
+  blocks: { decodeCache: true, blocks: true, compile: false, links: false, sideExits: true },
+  jit: { decodeCache: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, compileThreshold: 1 },
+};
+/** The random programs also run compiled without side exits and without loops (each switch's other setting). */
+const EXTRA: Record<string, CpuOptions> = {
+  jitNoSideExits: { ...MODES.jit, sideExits: false },
+  jitNoLoops: { ...MODES.jit, loops: false },
+  jitNoChain: { ...MODES.jit, chain: false },
 };
 
 function rng(seed: number): (n: number) => number {
@@ -133,7 +139,8 @@ describe('blocks and compiled blocks agree with the plain interpreter', () => {
       const code: number[] = [];
       // Seeds 1-12: the first round's menu; 13-24: the second round's kinds and counted loops mixed in.
       for (let k = 0; k < 300; k++) code.push(...(seed <= 12 ? randomInsn(r) : r(12) === 0 ? randomLoop(r) : r(2) ? randomInsn2(r) : randomInsn(r)));
-      const hs = Object.values(MODES).map((o) => new Harness(1, o).flat32([0xf4]));
+      const names = [...Object.keys(MODES), ...Object.keys(EXTRA)];
+      const hs = [...Object.values(MODES), ...Object.values(EXTRA)].map((o) => new Harness(1, o).flat32([0xf4]));
       for (const h of hs) {
         h.prepare(code, { 6: DATA });
         for (let a = -16; a < 256; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
@@ -145,8 +152,8 @@ describe('blocks and compiled blocks agree with the plain interpreter', () => {
         const exits = hs.map((h) => h.run(budget));
         const ref = snapshot(hs[0]);
         for (let m = 1; m < hs.length; m++) {
-          expect(exits[m], `chunk ${chunk} ${Object.keys(MODES)[m]}`).toBe(exits[0]);
-          expect(snapshot(hs[m]), `chunk ${chunk} ${Object.keys(MODES)[m]}`).toEqual(ref);
+          expect(exits[m], `chunk ${chunk} ${names[m]}`).toBe(exits[0]);
+          expect(snapshot(hs[m]), `chunk ${chunk} ${names[m]}`).toEqual(ref);
         }
       }
       expect(hs[0].cpu.halted).toBe(true);
@@ -223,6 +230,28 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(seen[0]).toEqual([0, CODE + 6, 2]); // the store, then the handler's HLT
     expect(seen[1]).toEqual(seen[0]);
     expect(seen[2]).toEqual(seen[0]);
+  });
+
+  it('blocks are not chained past port I/O or an MMIO access: an interrupt they raise comes right after them', () => {
+    for (const viaMmio of [false, true]) {
+      const seen: number[][] = [];
+      each((h, mode) => {
+        let pending = false, n = 0;
+        h.cpu.intr = { pending: () => pending, ack: () => { pending = false; return 0x42; } };
+        h.io.ioWrite = () => { if (++n === 5) pending = true; };
+        h.mem.mmio = { mmioRead: () => { if (++n === 5) pending = true; return 0; }, mmioWrite: () => {} };
+        // L: inc ebx | out 0x80, al (or mov edx, [0x200000]: MMIO) | inc ecx | jmp L   — with IF=1
+        const access = viaMmio ? [0x8b, 0x15, ...imm32(0x200000)] : [0xe6, 0x80];
+        const code = [0x43, ...access, 0x41, 0xeb, (-(1 + access.length + 3)) & 0xff];
+        h.prepare(code, {}, 0x200);
+        const f = h.runToFault();
+        expect(f.vector, mode).toBe(0x42);
+        seen.push([h.ebx, h.ecx, f.eip, h.cpu.icount]);
+      });
+      expect(seen[0].slice(0, 2), String(viaMmio)).toEqual([5, 4]);
+      expect(seen[1], String(viaMmio)).toEqual(seen[0]);
+      expect(seen[2], String(viaMmio)).toEqual(seen[0]);
+    }
   });
 
   it('a budget that ends inside a block stops at exactly that instruction', () => {
@@ -318,9 +347,9 @@ describe('block corners (interp, blocks, compiled)', () => {
 
 describe('TS86_FASTPATHS', () => {
   it('parses on, off and per-path lists, and rejects unknown names', () => {
-    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true });
-    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false });
-    expect(parseFastPaths('-compile, tlb=off')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true });
+    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true });
+    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false, sideExits: false, loops: false, chain: false });
+    expect(parseFastPaths('-compile, tlb=off, -loops')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true, sideExits: true, loops: false, chain: true });
     expect(() => parseFastPaths('-jitt')).toThrow(/unknown fast path 'jitt'/);
   });
 });
