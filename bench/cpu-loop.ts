@@ -54,6 +54,7 @@ export interface BenchResult { name: string; instructions: number; seconds: numb
 /** The fast-path configurations the table compares (each row switches paths off from the full set). */
 export const CONFIGS: { name: string; opts: CpuOptions }[] = [
   { name: 'all fast paths on', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true } },
+  { name: 'ramFast off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: false } },
   { name: 'chain off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: false } },
   { name: 'loops off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: false } },
   { name: 'side exits off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: false, loops: true } },

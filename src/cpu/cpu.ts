@@ -6,7 +6,7 @@ import { Exit, type InterruptLine, type MsrHandler, type PortIo } from './interf
 import { Insn } from './insn';
 import { decode } from './decoder';
 import type { PhysMemory } from '../mmu/physmem';
-import { PAGE_TRACKED } from '../mmu/physmem';
+import { PAGE_MMIO, PAGE_RAM, PAGE_TRACKED } from '../mmu/physmem';
 import { walk32, walkPae, newWalkResult, ACC_WRITE, ACC_USER, ACC_FETCH } from '../mmu/walker';
 import { Rmap, type RmapOwner, type RmapStats } from '../mmu/rmap';
 import { Tlb, TLB_D, TLB_G, TLB_U, TLB_V, TLB_W, TLB_X, type TlbStats } from '../mmu/tlb';
@@ -68,6 +68,8 @@ export interface CpuOptions {
   loops?: boolean;
   /** A compiled block that ends in a jump, call or return runs its linked compiled successor directly (fast path; default on; needs compile and links). */
   chain?: boolean;
+  /** Compiled blocks access aligned RAM operands through the typed-array fast path (fast path; default on; needs compile). */
+  ramFast?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
 }
@@ -103,6 +105,12 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly segMin = new Float64Array(6);
   readonly segMax = new Float64Array(6);
   readonly segPerm = new Uint8Array(6);
+  /**
+   * Per segment: bit0 readable, bit1 writable, set only when the whole 4 GiB offset range
+   * is valid (present, not expand-down, limit 0xffffffff): then an aligned access needs no
+   * limit check (the aligned fast path below).
+   */
+  readonly segFull = new Uint8Array(6);
 
   gdtr: DescriptorTableReg = { base: 0, limit: 0xffff };
   idtr: DescriptorTableReg = { base: 0, limit: 0x3ff };
@@ -198,6 +206,7 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly sideExitsEnabled: boolean;
   readonly loopsEnabled: boolean;
   readonly chainEnabled: boolean;
+  readonly ramFastEnabled: boolean;
   readonly compileThreshold: number;
   /**
    * Set when a running block must return to the run loop after the current instruction:
@@ -236,6 +245,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.sideExitsEnabled = this.blocksEnabled && (opts.sideExits ?? fp.sideExits);
     this.loopsEnabled = this.compileEnabled && (opts.loops ?? fp.loops);
     this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
+    this.ramFastEnabled = this.compileEnabled && (opts.ramFast ?? fp.ramFast);
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
@@ -380,6 +390,7 @@ export class Cpu implements RmapOwner, FpuHost {
       this.segMax[s] = limit;
     }
     this.segPerm[s] = perm;
+    this.segFull[s] = this.segMin[s] === 0 && this.segMax[s] === 0xffffffff ? perm & 3 : 0;
   }
 
   // ====================================================================
@@ -722,6 +733,81 @@ export class Cpu implements RmapOwner, FpuHost {
   write16(seg: number, off: number, v: number): void { this.lwrite16(this.checkWrite(seg, off, 2), v); }
   write32(seg: number, off: number, v: number): void { this.lwrite32(this.checkWrite(seg, off, 4), v); }
 
+  // ---- The aligned fast path (compiled blocks; switch ramFast) ----------------------------
+  // An aligned access through a segment with the full offset range cannot fault on the
+  // limit, #AC or a page crossing; on a TLB hit (or with paging off) to plain RAM it is
+  // one typed-array access, with exactly the slow path's effects (which a TLB hit makes
+  // none: the entry already has the A and, for writes, D bits). Anything else — unaligned,
+  // a miss, MMIO, a tracked page (decoded code, page tables: the rmap must see the write),
+  // a debugger watch (blocks are off then) — takes the ordinary accessor.
+
+  /** Physical address of an aligned access at lin, or -1 (TLB miss/permission: slow path). */
+  private fastPhys(lin: number, write: boolean): number {
+    if (!this.paging) return (lin & this.a20Mask) >>> 0;
+    const e = this.tlbCur[lin >>> 12];
+    const need = this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)];
+    if ((e & need) !== need) return -1;
+    this.statTlbHits++;
+    return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
+  }
+  fr32(seg: number, off: number): number {
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
+      const p = this.fastPhys(lin, false), m = this.mem;
+      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
+    }
+    return this.read32(seg, off);
+  }
+  fr16(seg: number, off: number): number {
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if ((lin & 1) === 0 && (this.segFull[seg] & 1) !== 0) {
+      const p = this.fastPhys(lin, false), m = this.mem;
+      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
+    }
+    return this.read16(seg, off);
+  }
+  fr8(seg: number, off: number): number {
+    if ((this.segFull[seg] & 1) !== 0) {
+      const p = this.fastPhys((this.segBase[seg] + off) >>> 0, false), m = this.mem;
+      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
+    }
+    return this.read8(seg, off);
+  }
+  fw32(seg: number, off: number, v: number): void {
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if ((lin & 3) === 0 && (this.segFull[seg] & 2) !== 0) {
+      const p = this.fastPhys(lin, true), m = this.mem;
+      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
+    }
+    this.write32(seg, off, v);
+  }
+  fw16(seg: number, off: number, v: number): void {
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if ((lin & 1) === 0 && (this.segFull[seg] & 2) !== 0) {
+      const p = this.fastPhys(lin, true), m = this.mem;
+      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
+    }
+    this.write16(seg, off, v);
+  }
+  fw8(seg: number, off: number, v: number): void {
+    if ((this.segFull[seg] & 2) !== 0) {
+      const p = this.fastPhys((this.segBase[seg] + off) >>> 0, true), m = this.mem;
+      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
+    }
+    this.write8(seg, off, v);
+  }
+  /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
+  frmw(seg: number, off: number, size: number): number {
+    const lin = (this.segBase[seg] + off) >>> 0;
+    if ((lin & (size - 1)) === 0 && (this.segFull[seg] & 2) !== 0) {
+      const p = this.fastPhys(lin, true), m = this.mem;
+      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) {
+        return size === 4 ? m.ram32[p >>> 2] >>> 0 : size === 2 ? m.ram16[p >>> 1] : m.ram[p];
+      }
+    }
+    return this.readRmw(seg, off, size);
+  }
+
   readSz(seg: number, off: number, size: number): number {
     return size === 4 ? this.read32(seg, off) : size === 2 ? this.read16(seg, off) : this.read8(seg, off);
   }
@@ -1000,7 +1086,7 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      b.fn = compileBlock(b, this.loopsEnabled);
+      b.fn = compileBlock(b, this.loopsEnabled, this.ramFastEnabled);
       this.statCompiled++;
       b.fn(this, end);
       return;

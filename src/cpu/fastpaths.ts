@@ -13,7 +13,8 @@
 // sideExits (blocks continue past 32-bit conditional jumps, which become side exits),
 // loops (a compiled block that jumps back to its own start loops inside its function),
 // chain (a compiled block ending in a jump/call/return runs its linked compiled successor
-// without a trip through the run loop).
+// without a trip through the run loop), ramFast (compiled blocks read and write aligned
+// RAM operands through typed arrays on a TLB hit, see Cpu.fr32).
 
 export interface FastPaths {
   decodeCache: boolean;
@@ -24,13 +25,14 @@ export interface FastPaths {
   sideExits: boolean;
   loops: boolean;
   chain: boolean;
+  ramFast: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

@@ -77,8 +77,19 @@ function regSet(reg: number, s: number, v: string): string {
 }
 const RD = ['', 'read8', 'read16', '', 'read32'];
 const WR = ['', 'write8', 'write16', '', 'write32'];
-function memRead(seg: number, s: number, off: string): string { return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`; }
-function memWrite(seg: number, s: number, off: string, v: string): string { return `cpu.${WR[s]}(${seg}, ${off}, ${v});`; }
+const FRD = ['', 'fr8', 'fr16', '', 'fr32'];
+const FWR = ['', 'fw8', 'fw16', '', 'fw32'];
+/** Whether the block being compiled uses the aligned RAM fast path (Cpu.fr32 ...). */
+let ramFast = true;
+function memRead(seg: number, s: number, off: string): string {
+  if (ramFast) return `cpu.${FRD[s]}(${seg}, ${off})`;
+  return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
+}
+function memWrite(seg: number, s: number, off: string, v: string): string { return `cpu.${(ramFast ? FWR : WR)[s]}(${seg}, ${off}, ${v});`; }
+function rmwRead(seg: number, s: number, off: string): string {
+  if (ramFast) return `cpu.frmw(${seg}, ${off}, ${s})`;
+  return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
+}
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
 
 /** Signed value of a size-s unsigned operand, and its sign test. */
@@ -133,7 +144,7 @@ function eOperand(i: Insn, s: number, v: string, rmw: boolean): EOperand | null 
   if (i.mod === 3) return { pre: '', get: regGet(i.rm, s), set: (x) => regSet(i.rm, s, x), mem: false };
   if (i.asize !== 32) return null;
   const o = `o${v}`;
-  const get = rmw ? (s === 4 ? `(cpu.readRmw(${i.seg}, ${o}, 4) >>> 0)` : `cpu.readRmw(${i.seg}, ${o}, ${s})`) : memRead(i.seg, s, o);
+  const get = rmw ? rmwRead(i.seg, s, o) : memRead(i.seg, s, o);
   return { pre: `const ${o} = ${ea32(i)}; `, get, set: (x) => memWrite(i.seg, s, o, x), mem: true };
 }
 
@@ -291,7 +302,8 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
 }
 
 /** Compiles a block; the function runs it from the current EIP (the block's first instruction). */
-export function compileBlock(b: Block, selfLoops = true): BlockFn {
+export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): BlockFn {
+  ramFast = ramFastPath;
   const names: string[] = [];
   const values: unknown[] = [];
   const ref = (v: unknown): string => {

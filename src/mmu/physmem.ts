@@ -27,6 +27,9 @@ const NO_MMIO: MmioIo = {
  */
 export class PhysMemory {
   readonly ram: Uint8Array;
+  /** Aligned views of the same bytes (the CPU's aligned-access fast path; little-endian hosts). */
+  readonly ram16: Uint16Array;
+  readonly ram32: Int32Array;
   readonly view: DataView;
   readonly ramSize: number;
   /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_TRACKED bits. */
@@ -45,6 +48,8 @@ export class PhysMemory {
     const buf = typeof ramBytes === 'number' ? new ArrayBuffer(ramBytes) : ramBytes;
     if (buf.byteLength % 4096 !== 0) throw new Error(`RAM size ${buf.byteLength} is not a multiple of 4 KiB`);
     this.ram = new Uint8Array(buf);
+    this.ram16 = new Uint16Array(buf);
+    this.ram32 = new Int32Array(buf);
     this.view = new DataView(buf);
     this.ramSize = buf.byteLength;
     this.pageKind = new Uint8Array(this.ramSize >>> 12);

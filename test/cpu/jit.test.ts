@@ -14,13 +14,14 @@ import { parseFastPaths } from '../../src/cpu/fastpaths';
 const MODES: Record<string, CpuOptions> = {
   interp: { decodeCache: false, blocks: false, compile: false },
   blocks: { decodeCache: true, blocks: true, compile: false, links: false, sideExits: true },
-  jit: { decodeCache: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, compileThreshold: 1 },
+  jit: { decodeCache: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true, compileThreshold: 1 },
 };
 /** The random programs also run compiled without side exits and without loops (each switch's other setting). */
 const EXTRA: Record<string, CpuOptions> = {
   jitNoSideExits: { ...MODES.jit, sideExits: false },
   jitNoLoops: { ...MODES.jit, loops: false },
   jitNoChain: { ...MODES.jit, chain: false },
+  jitNoRamFast: { ...MODES.jit, ramFast: false },
 };
 
 function rng(seed: number): (n: number) => number {
@@ -75,7 +76,7 @@ function randomInsn2(r: (n: number) => number): number[] {
     case 2: return [0x83, ...mem(r, r(8)), r(256)]; // ALU [mem], imm8
     case 3: return [0x81, ...mem(r, r(8)), ...imm32(VALUES[r(VALUES.length)])]; // ALU [mem], imm32
     case 4: return [(r(8) << 3) | (r(2) ? 0 : 2), 0xc0 | (r(8) << 3) | r(8)]; // ALU r8, r8 (AH..BH too)
-    case 5: return [(r(8) << 3) | r(4), ...mem(r, r(8))]; // ALU 8/32-bit, memory on either side
+    case 5: return [(r(8) << 3) | r(4), ...mem(r, s)]; // ALU 8/32-bit, memory on either side (never ESP)
     case 6: return [0x66, (r(8) << 3) | r(4), ...mem(r, s)]; // ALU 16-bit with memory
     case 7: return [0xf7, 0xe0 | (r(2) << 3) | s]; // MUL / IMUL r32 (EDX:EAX)
     case 8: return [0xf7, ...mem(r, 4 + r(2))]; // MUL / IMUL [mem]
@@ -124,11 +125,28 @@ function touchesEcx(ins: number[]): boolean {
   return ((modrm >> 3) & 7) === 1 || ((modrm >> 3) & 7) === 5 || (modrm >> 6 === 3 && ((modrm & 7) === 1 || (modrm & 7) === 5));
 }
 
+/**
+ * Identity paging over the first 4 MiB (4 KiB pages), with the data pages' dirty bits
+ * clear: the first write to each takes the page walk (setting D), later ones the TLB.
+ */
+function enablePaging(h: Harness): void {
+  const PD = 0x30000, PT = 0x31000;
+  h.w32(PD, PT | 0x27);
+  for (let p = 0; p < 1024; p++) h.w32(PT + 4 * p, (p << 12) | 0x27 | (p === 0x1f || p === 0x20 ? 0 : 0x40));
+  h.cpu.loadCr3(PD);
+  h.cpu.cr0 |= 0x80000000;
+  h.cpu.pagingChanged();
+  h.cpu.flushTlb(true);
+}
+
 function snapshot(h: Harness): Record<string, number> {
   const c = h.cpu;
   const o: Record<string, number> = { eip: c.eip, icount: c.icount, eflags: c.getEflags(), halted: c.halted ? 1 : 0 };
   for (let k = 0; k < 8; k++) o[`r${k}`] = c.r32[k] >>> 0;
   for (let a = DATA - 16; a < DATA + 256; a += 4) o[`m${(a - DATA).toString(16)}`] = h.r32(a);
+  // With paging (enablePaging): the data pages' PTEs, whose accessed and dirty bits the walks set.
+  o.pte1f = h.r32(0x31000 + 4 * 0x1f);
+  o.pte20 = h.r32(0x31000 + 4 * 0x20);
   return o;
 }
 
@@ -137,7 +155,7 @@ describe('blocks and compiled blocks agree with the plain interpreter', () => {
     it(`random program, seed ${seed}`, () => {
       const r = rng(seed * 104729);
       const code: number[] = [];
-      // Seeds 1-12: the first round's menu; 13-24: the second round's kinds and counted loops mixed in.
+      // Seeds 1-12: the first round's menu; 13-24: the second round's kinds and counted loops mixed in; 19-24 with paging on.
       for (let k = 0; k < 300; k++) code.push(...(seed <= 12 ? randomInsn(r) : r(12) === 0 ? randomLoop(r) : r(2) ? randomInsn2(r) : randomInsn(r)));
       const names = [...Object.keys(MODES), ...Object.keys(EXTRA)];
       const hs = [...Object.values(MODES), ...Object.values(EXTRA)].map((o) => new Harness(1, o).flat32([0xf4]));
@@ -145,6 +163,7 @@ describe('blocks and compiled blocks agree with the plain interpreter', () => {
         h.prepare(code, { 6: DATA });
         for (let a = -16; a < 256; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
         h.cpu.setEflags((seed & 1) | 2);
+        if (seed > 18) enablePaging(h);
       }
       for (let chunk = 0; chunk < 4000 && !hs[0].cpu.halted; chunk++) {
         // Mostly budgets longer than blocks (so blocks and loops run whole), some that end inside them.
@@ -177,6 +196,17 @@ describe('block corners (interp, blocks, compiled)', () => {
       expect(h.ecx, mode).toBe(0x99);
       expect(h.edx, mode).toBe(0x22222242);
       if (mode !== 'interp') expect(h.cpu.mmuStats().code.invalidations, mode).toBeGreaterThan(0);
+    });
+  });
+
+  it('an aligned store (the typed-array fast path) into decoded code inside the running block is seen', () => {
+    each((h, mode) => {
+      // 0: mov [CODE+16], eax | 6: nop x9 | 15: mov ecx, 0x11111111 (imm at 16, aligned) | 20: hlt
+      const code = [0x89, 0x05, ...imm32(CODE + 16), ...Array(9).fill(0x90), 0xb9, 0x11, 0x11, 0x11, 0x11];
+      h.prepare(code, { 0: 0x99 });
+      h.run(1000); // compiled mode: the block is compiled on its first run, before the store
+      expect(h.cpu.halted, mode).toBe(true);
+      expect(h.ecx, mode).toBe(0x99);
     });
   });
 
@@ -347,9 +377,9 @@ describe('block corners (interp, blocks, compiled)', () => {
 
 describe('TS86_FASTPATHS', () => {
   it('parses on, off and per-path lists, and rejects unknown names', () => {
-    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true });
-    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false, sideExits: false, loops: false, chain: false });
-    expect(parseFastPaths('-compile, tlb=off, -loops')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true, sideExits: true, loops: false, chain: true });
+    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true });
+    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false, sideExits: false, loops: false, chain: false, ramFast: false });
+    expect(parseFastPaths('-compile, tlb=off, -loops')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true, sideExits: true, loops: false, chain: true, ramFast: true });
     expect(() => parseFastPaths('-jitt')).toThrow(/unknown fast path 'jitt'/);
   });
 });
