@@ -136,6 +136,10 @@ interface Emitted {
   touches: boolean;
   /** The new flag producer; undefined: flags untouched; null: unknown. */
   flags?: Flags | null;
+  /** Reads no flag state from the Cpu and cannot fault: deferred flag stores may stay deferred across it. */
+  pure?: boolean;
+  /** A register-only producer's lazy-flag stores, deferred (see compileBlock: dead stores are dropped). */
+  lazy?: string;
 }
 
 /** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>). */
@@ -153,25 +157,29 @@ function eOperand(i: Insn, s: number, v: string, rmw: boolean): EOperand | null 
  * register or memory read) and b, writing back through `set` unless CMP/TEST.
  */
 function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: string) => string) | null, v: string, flags: Flags | null,
-  ref: (x: unknown) => string): { code: string; flags: Flags } {
+  ref: (x: unknown) => string): { code: string; stores: string; needFlush: boolean; flags: Flags } {
   const a = `a${v}`, b = `b${v}`, x = `x${v}`, cin = `ci${v}`;
   const write = set !== null ? set(x) : '';
   const op = ALU_KIND[k];
-  let code: string;
+  let code: string, stores = '', needFlush = false;
   if (s === 4 || k === 1 || k === 4 || k === 6 || k === 0 || k === 5 || k === 7) {
     let carry = '';
     let expr = `${a} ${ALU_OPER[k]} ${b}`;
     if (op === 'adc' || op === 'sbb') {
-      carry = `const ${cin} = ${carryOf(flags) ?? 'cpu.getCF()'}; cpu.lfCin = ${cin}; `;
+      const known = carryOf(flags);
+      needFlush = known === null;
+      carry = `const ${cin} = ${known ?? 'cpu.getCF()'}; `;
+      stores = `cpu.lfCin = ${cin}; `;
       expr = `${a} ${ALU_OPER[k]} ${b} ${ALU_OPER[k]} ${cin}`;
     }
-    code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${trunc(expr, s)}; ${write}` +
-      `cpu.lfOp = ${ALU_LF[k]}; cpu.lfA = ${a}; cpu.lfB = ${b}; cpu.lfRes = ${x}; cpu.lfSize = ${s}; cpu.lfMask = ${ARITH_FLAGS};`;
+    code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${trunc(expr, s)}; ${write}`;
+    stores += `cpu.lfOp = ${ALU_LF[k]}; cpu.lfA = ${a}; cpu.lfB = ${b}; cpu.lfRes = ${x}; cpu.lfSize = ${s}; cpu.lfMask = ${ARITH_FLAGS};`;
   } else {
     // 8/16-bit ADC/SBB: the interpreter's own operation (it reads CF itself).
+    needFlush = true;
     code = `const ${cin} = cpu.getCF(), ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${ref(A.ALU[k])}(cpu, ${a}, ${b}, ${s}); ${write}`;
   }
-  return { code, flags: { op, a, b, x, s, cin } };
+  return { code, stores, needFlush, flags: { op, a, b, x, s, cin } };
 }
 
 /** Emits one instruction, or null for the interpreter's handler. */
@@ -181,21 +189,21 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
   if (h === D.movGE || h === D.movEG) {
     const e = eOperand(i, s, v, false);
     if (e === null) return null;
-    return h === D.movGE ? { code: `${e.pre}${regSet(i.reg, s, e.get)}`, touches: e.mem } : { code: `${e.pre}${e.set(regGet(i.reg, s))}`, touches: e.mem };
+    return h === D.movGE ? { code: `${e.pre}${regSet(i.reg, s, e.get)}`, touches: e.mem, pure: true } : { code: `${e.pre}${e.set(regGet(i.reg, s))}`, touches: e.mem, pure: true };
   }
-  if (h === D.movZI) return { code: regSet(i.op & 7, s, String(s === 4 ? i.imm | 0 : i.imm & MASK[s])), touches: false };
+  if (h === D.movZI) return { code: regSet(i.op & 7, s, String(s === 4 ? i.imm | 0 : i.imm & MASK[s])), touches: false, pure: true };
   if (h === D.movEI) {
     const e = eOperand(i, s, v, false);
     if (e === null) return null;
-    return { code: `${e.pre}${e.set(String(s === 4 ? i.imm >>> 0 : i.imm & MASK[s]))}`, touches: e.mem };
+    return { code: `${e.pre}${e.set(String(s === 4 ? i.imm >>> 0 : i.imm & MASK[s]))}`, touches: e.mem, pure: true };
   }
-  if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r[${i.reg}] = ${ea32(i)};`, touches: false } : null;
+  if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r[${i.reg}] = ${ea32(i)};`, touches: false, pure: true } : null;
   if (h === D.movzx || h === D.movsx) {
     const src = i.op === 0x1b6 || i.op === 0x1be ? 1 : 2;
     const e = eOperand(i, src, v, false);
     if (e === null) return null;
     const val = h === D.movzx ? e.get : trunc(signed(e.get, src), s);
-    return { code: `${e.pre}${regSet(i.reg, s, val)}`, touches: e.mem };
+    return { code: `${e.pre}${regSet(i.reg, s, val)}`, touches: e.mem, pure: true };
   }
   if (h === A.aluEG || h === A.aluGE || h === A.aluEI || h === A.aluAI || h === A.testEG || h === A.testEI || h === A.testAI) {
     const test = h === A.testEG || h === A.testEI || h === A.testAI;
@@ -206,20 +214,20 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     const writes = kk !== 7 && !test;
     if (h === A.aluAI || h === A.testAI) {
       const r = emitAlu(kk, s, regGet(0, s), immE, writes ? (x) => regSet(0, s, x) : null, v, flags, ref);
-      return { code: r.code, touches: false, flags: r.flags };
+      return { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     if (h === A.aluGE) {
       const e = eOperand(i, s, v, false);
       if (e === null) return null;
       const r = emitAlu(kk, s, regGet(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
-      return { code: `${e.pre}${r.code}`, touches: e.mem, flags: r.flags };
+      return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     // E is the destination (aluEG, aluEI) or the first operand of TEST.
     const e = eOperand(i, s, v, writes);
     if (e === null) return null;
     const b = h === A.aluEG || h === A.testEG ? regGet(i.reg, s) : immE;
     const r = emitAlu(kk, s, e.get, b, writes ? e.set : null, v, flags, ref);
-    return { code: `${e.pre}${r.code}`, touches: e.mem, flags: r.flags };
+    return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
   }
   if (h === A.incZ || h === A.decZ || h === A.incE || h === A.decE) {
     const inc = h === A.incZ || h === A.incE;
@@ -240,7 +248,7 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
   if (h === A.notE || h === A.negE) {
     const e = eOperand(i, s, v, true);
     if (e === null) return null;
-    if (h === A.notE) return { code: `${e.pre}${e.set(trunc(`~${e.get}`, s))}`, touches: e.mem };
+    if (h === A.notE) return { code: `${e.pre}${e.set(trunc(`~${e.get}`, s))}`, touches: e.mem, pure: true };
     const a = `a${v}`, x = `x${v}`;
     return { code: `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(A.sub)}(cpu, 0, ${a}, ${s}); ${e.set(x)}`, touches: e.mem, flags: { op: 'sub', a: '0', b: a, x, s, cin: '' } };
   }
@@ -271,15 +279,15 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
   if (h === D.setcc) {
     const e = eOperand(i, 1, v, false);
     if (e === null) return null;
-    const cond = fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`;
-    return { code: `${e.pre}${e.set(`(${cond} ? 1 : 0)`)}`, touches: e.mem };
+    const fused = fusedCond(i.op & 15, flags);
+    return { code: `${e.pre}${e.set(`(${fused ?? `cpu.cond(${i.op & 15})`} ? 1 : 0)`)}`, touches: e.mem, pure: fused !== null };
   }
   if (h === D.cmovcc && s === 4) {
     const e = eOperand(i, 4, v, false);
     if (e === null) return null;
-    const cond = fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`;
+    const fused = fusedCond(i.op & 15, flags);
     // The source is always read (and may fault); a 32-bit destination is written either way.
-    return { code: `${e.pre}const a${v} = ${e.get}; if (${cond}) r[${i.reg}] = a${v};`, touches: e.mem };
+    return { code: `${e.pre}const a${v} = ${e.get}; if (${fused ?? `cpu.cond(${i.op & 15})`}) r[${i.reg}] = a${v};`, touches: e.mem, pure: fused !== null };
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(i, 4, v, false);
@@ -318,6 +326,11 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
   let flags: Flags | null = null;
   let ended = false;
   let loops = false;
+  // Lazy-flag stores of the last register-only ALU producer, not yet emitted: a later
+  // producer makes them dead (dropped); anything that can observe flags — a fault point,
+  // a handler, code reading the Cpu's flag state, leaving the block — emits them first.
+  let pending = '';
+  const flush = (): string => { const p = pending; pending = ''; return p; };
   for (let k = 0; k < n; k++) {
     const i = b.insns[k];
     const cur = `((e0 + ${off}) >>> 0)`, next = `((e0 + ${off + i.len}) >>> 0)`;
@@ -329,31 +342,35 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
     let code: string;
     if ((h === C.jcc || h === C.jmpRel || (h === C.loop && i.op === 0xe2 && i.asize === 32)) && i.osize === 32) {
       const rel = (off + i.len + i.imm) | 0;
-      const cond = h === C.jmpRel ? 'true' : h === C.loop ? `(r[1] = r[1] - 1) !== 0` : (fusedCond(i.op & 15, flags) ?? `cpu.cond(${i.op & 15})`);
+      const fused = h === C.jcc ? fusedCond(i.op & 15, flags) : null;
+      const pre = h === C.jcc && fused === null ? flush() : '';
+      const cond = h === C.jmpRel ? 'true' : h === C.loop ? `(r[1] = r[1] - 1) !== 0` : (fused ?? `cpu.cond(${i.op & 15})`);
       const taken = rel === 0 && selfLoops
         // A jump back to the block's start (its last instruction or a side exit): loop here
         // while a whole further pass fits the budget (the check runBlock makes on entry).
         ? `cpu.eip = e0; c0 += ${k + 1}; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
         : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; return;`;
       if (rel === 0 && selfLoops) loops = true;
-      code = `cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${taken} }` + (last ? ` cpu.eip = ${next}; return;` : '');
+      code = `${pre}cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${pending}${taken} }` + (last ? ` ${flush()}cpu.eip = ${next}; return;` : '');
       if (last) ended = true;
     } else {
       const em = emitInsn(i, k, flags, ref);
       if (em === null) {
         // The interpreter's handler, with the decoded instruction.
-        code = INLINE_OK.has(h) ? `${sync} ${ref(h)}(cpu, ${ref(i)}); ${abort}` : `${sync} ${callRef}(${ref(h)}, cpu, ${ref(i)}); ${abort}`;
+        code = flush() + (INLINE_OK.has(h) ? `${sync} ${ref(h)}(cpu, ${ref(i)}); ${abort}` : `${sync} ${callRef}(${ref(h)}, cpu, ${ref(i)}); ${abort}`);
         flags = null;
         if (last) ended = true;
       } else {
-        code = em.touches ? `${sync} ${em.code} ${abort}` : em.code;
+        if (em.touches) code = `${flush()}${sync} ${em.code} ${abort}`;
+        else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.lazy; }
+        else code = (em.pure ? '' : flush()) + em.code;
         if (em.flags !== undefined) flags = em.flags;
       }
     }
     out.push(`  ${code} // ${k}: ${i.def?.mnem ?? '(ud)'}`);
     off += i.len;
   }
-  if (!ended) out.push(`  cpu.eip = (e0 + ${off}) >>> 0; cpu.icount = c0 + ${n};`);
+  if (!ended) out.push(`  ${flush()}cpu.eip = (e0 + ${off}) >>> 0; cpu.icount = c0 + ${n};`);
   // In a loop, every path that does not jump back ends the function.
   const body = loops ? `  for (;;) {\n${out.join('\n')}\n  return;\n  }` : out.join('\n');
   const src = `"use strict";\nreturn function block(cpu, end) {\n  const r = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, m = cpu.mem, e0 = cpu.eip, mh = m.mmioHits;\n  let c0 = cpu.icount;\n${body}\n};`;
