@@ -105,7 +105,8 @@ function carryOf(f: Flags | null): string | null {
     case 'add': return `(${f.x} < ${f.a} ? 1 : 0)`;
     case 'adc': return `((${f.cin} ? ${f.x} <= ${f.a} : ${f.x} < ${f.a}) ? 1 : 0)`;
     case 'sbb': return `((${f.cin} ? ${f.a} <= ${f.b} : ${f.a} < ${f.b}) ? 1 : 0)`;
-    default: return `(cpu.flags & ${CF})`; // INC/DEC left CF in cpu.flags
+    // INC/DEC keep CF: the compiled form has it in a local, the interpreter's left it in cpu.flags.
+    default: return f.cin !== '' ? f.cin : `(cpu.flags & ${CF})`;
   }
 }
 
@@ -237,10 +238,14 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     const cf = carryOf(flags);
     if (s === 4 && cf !== null) {
       // INC/DEC keep CF (SDM Vol.2A INC): take it from the previous producer.
-      const code = `${e.pre}const cf${v} = ${cf}; const ${a} = ${e.get}, ${x} = (${a} ${inc ? '+' : '-'} 1) >>> 0; ${e.set(x)} ` +
-        `cpu.lfOp = ${inc ? 0 : 2}; cpu.lfA = ${a}; cpu.lfB = 1; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS & ~CF}; ` +
+      const code = `${e.pre}const cf${v} = ${cf}; const ${a} = ${e.get}, ${x} = (${a} ${inc ? '+' : '-'} 1) >>> 0; ${e.set(x)} `;
+      const stores = `cpu.lfOp = ${inc ? 0 : 2}; cpu.lfA = ${a}; cpu.lfB = 1; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS & ~CF}; ` +
         `cpu.flags = (cpu.flags & ${~CF}) | cf${v};`;
-      return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
+      const f: Flags = { op: 'incdec', a, b: '1', x, s, cin: `cf${v}` };
+      // A register INC/DEC is a deferrable producer like the ALU ones (its CF comes from the
+      // previous producer's operands or locals).
+      if (!e.mem) return { code, touches: false, flags: f, lazy: stores, pure: true };
+      return { code: code + stores, touches: true, flags: f };
     }
     const code = `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(inc ? A.incv : A.decv)}(cpu, ${a}, ${s}); ${e.set(x)}`;
     return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
@@ -288,6 +293,16 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     const fused = fusedCond(i.op & 15, flags);
     // The source is always read (and may fault); a 32-bit destination is written either way.
     return { code: `${e.pre}const a${v} = ${e.get}; if (${fused ?? `cpu.cond(${i.op & 15})`}) r[${i.reg}] = a${v};`, touches: e.mem, pure: fused !== null };
+  }
+  if ((h === D.pushZ || h === D.popZ) && s === 4) {
+    // As cpu.push32/pop32 with a 32-bit stack (SDM Vol.2B PUSH/POP): write/read at the new
+    // or current ESP through SS, then update ESP; POP ESP ends with the popped value.
+    // A 16-bit stack (SS.B clear) takes the handler.
+    const reg = i.op & 7, o = `o${v}`;
+    const fast = h === D.pushZ
+      ? `const ${o} = (r[4] - 4) >>> 0; ${memWrite(2, 4, o, `(r[${reg}] >>> 0)`)} r[4] = ${o};`
+      : `const ${o} = r[4] >>> 0, p${v} = ${memRead(2, 4, o)}; r[4] = (${o} + 4) >>> 0; r[${reg}] = p${v};`;
+    return { code: `if (cpu.stack32) { ${fast} } else ${ref(h)}(cpu, ${ref(i)});`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(i, 4, v, false);
