@@ -1063,7 +1063,11 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     this.prevBlock = b;
-    if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
+    if (this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
+    // The budget ends inside the block: interpret just the instructions that fit (no
+    // per-instruction trips through this loop, and no new block starting at the cut).
+    const room = end - this.icount;
+    if (room < b.insns.length) { this.prevBlock = null; this.blockAbort = false; this.interpretBlock(b, room); return; }
     this.blockAbort = false;
     this.statBlockRuns++;
     if (b.fn !== null) {
@@ -1091,8 +1095,13 @@ export class Cpu implements RmapOwner, FpuHost {
       b.fn(this, end);
       return;
     }
+    this.interpretBlock(b, b.insns.length);
+  }
+
+  /** Runs the first `count` instructions of a block one by one (the block executor's interpreting form). */
+  private interpretBlock(b: Block, count: number): void {
     const insns = b.insns, mem = this.mem, mh = mem.mmioHits;
-    for (let k = 0; k < insns.length; k++) {
+    for (let k = 0; k < count; k++) {
       const i = insns[k];
       const e = this.eip, nx = (e + i.len) >>> 0;
       this.startEip = e;
