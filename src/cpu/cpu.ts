@@ -741,6 +741,22 @@ export class Cpu implements RmapOwner, FpuHost {
   // a miss, MMIO, a tracked page (decoded code, page tables: the rmap must see the write),
   // a debugger watch (blocks are off then) — takes the ordinary accessor.
 
+  /**
+   * Where the running compiled block is: its first EIP, icount at its start (this pass)
+   * and its instructions' byte offsets. A compiled memory access passes its instruction's
+   * index k; only the slow path, which can fault, touch a device or drop code, needs the
+   * exact EIP/icount, and jitSync makes them so (the fast path never does any of that).
+   */
+  jitE0 = 0;
+  jitC0 = 0;
+  jitOffs: Int32Array = new Int32Array(1);
+  private jitSync(k: number): void {
+    const offs = this.jitOffs;
+    this.startEip = (this.jitE0 + offs[k]) >>> 0;
+    this.eip = (this.jitE0 + offs[k + 1]) >>> 0;
+    this.icount = this.jitC0 + k + 1;
+  }
+
   /** Physical address of an aligned access at lin, or -1 (TLB miss/permission: slow path). */
   private fastPhys(lin: number, write: boolean): number {
     if (!this.paging) return (lin & this.a20Mask) >>> 0;
@@ -750,54 +766,60 @@ export class Cpu implements RmapOwner, FpuHost {
     this.statTlbHits++;
     return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
   }
-  fr32(seg: number, off: number): number {
+  fr32(seg: number, off: number, k: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
       if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
     }
+    this.jitSync(k);
     return this.read32(seg, off);
   }
-  fr16(seg: number, off: number): number {
+  fr16(seg: number, off: number, k: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
       if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
     }
+    this.jitSync(k);
     return this.read16(seg, off);
   }
-  fr8(seg: number, off: number): number {
+  fr8(seg: number, off: number, k: number): number {
     if ((this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, false), m = this.mem;
       if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
     }
+    this.jitSync(k);
     return this.read8(seg, off);
   }
-  fw32(seg: number, off: number, v: number): void {
+  fw32(seg: number, off: number, v: number, k: number): void {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
       if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
     }
+    this.jitSync(k);
     this.write32(seg, off, v);
   }
-  fw16(seg: number, off: number, v: number): void {
+  fw16(seg: number, off: number, v: number, k: number): void {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
       if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
     }
+    this.jitSync(k);
     this.write16(seg, off, v);
   }
-  fw8(seg: number, off: number, v: number): void {
+  fw8(seg: number, off: number, v: number, k: number): void {
     if ((this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, true), m = this.mem;
       if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
     }
+    this.jitSync(k);
     this.write8(seg, off, v);
   }
   /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
-  frmw(seg: number, off: number, size: number): number {
+  frmw(seg: number, off: number, size: number, k: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & (size - 1)) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
@@ -805,6 +827,7 @@ export class Cpu implements RmapOwner, FpuHost {
         return size === 4 ? m.ram32[p >>> 2] >>> 0 : size === 2 ? m.ram16[p >>> 1] : m.ram[p];
       }
     }
+    this.jitSync(k);
     return this.readRmw(seg, off, size);
   }
 

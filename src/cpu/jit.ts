@@ -79,15 +79,22 @@ const RD = ['', 'read8', 'read16', '', 'read32'];
 const WR = ['', 'write8', 'write16', '', 'write32'];
 const FRD = ['', 'fr8', 'fr16', '', 'fr32'];
 const FWR = ['', 'fw8', 'fw16', '', 'fw32'];
-/** Whether the block being compiled uses the aligned RAM fast path (Cpu.fr32 ...). */
+/**
+ * Whether the block being compiled uses the aligned RAM fast path (Cpu.fr32 ...), and the
+ * index of the instruction being emitted (the fast accessors' slow paths sync EIP/icount
+ * from it: see Cpu.jitSync).
+ */
 let ramFast = true;
+let curK = 0;
 function memRead(seg: number, s: number, off: string): string {
-  if (ramFast) return `cpu.${FRD[s]}(${seg}, ${off})`;
+  if (ramFast) return `cpu.${FRD[s]}(${seg}, ${off}, ${curK})`;
   return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
 }
-function memWrite(seg: number, s: number, off: string, v: string): string { return `cpu.${(ramFast ? FWR : WR)[s]}(${seg}, ${off}, ${v});`; }
+function memWrite(seg: number, s: number, off: string, v: string): string {
+  return ramFast ? `cpu.${FWR[s]}(${seg}, ${off}, ${v}, ${curK});` : `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
+}
 function rmwRead(seg: number, s: number, off: string): string {
-  if (ramFast) return `cpu.frmw(${seg}, ${off}, ${s})`;
+  if (ramFast) return `cpu.frmw(${seg}, ${off}, ${s}, ${curK})`;
   return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
@@ -133,7 +140,13 @@ function fusedCond(cc: number, f: Flags | null): string | null {
 
 interface Emitted {
   code: string;
-  /** Memory access or handler call: needs the sync before and the abort check after. */
+  /**
+   * Memory access: needs the abort check after, and EIP/icount exact for a fault. With
+   * ramFast every access goes through the fast accessors, which sync EIP/icount themselves
+   * on their slow path (the only one that can fault, reach a device or drop code), so no
+   * sync is emitted up front; code paths that call a handler inside (a 16-bit stack's
+   * PUSH/POP) carry the placeholder SYNC.
+   */
   touches: boolean;
   /** The new flag producer; undefined: flags untouched; null: unknown. */
   flags?: Flags | null;
@@ -302,7 +315,7 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     const fast = h === D.pushZ
       ? `const ${o} = (r[4] - 4) >>> 0; ${memWrite(2, 4, o, `(r[${reg}] >>> 0)`)} r[4] = ${o};`
       : `const ${o} = r[4] >>> 0, p${v} = ${memRead(2, 4, o)}; r[4] = (${o} + 4) >>> 0; r[${reg}] = p${v};`;
-    return { code: `if (cpu.stack32) { ${fast} } else ${ref(h)}(cpu, ${ref(i)});`, touches: true, pure: true };
+    return { code: `if (cpu.stack32) { ${fast} } else { /*SYNC*/ ${ref(h)}(cpu, ${ref(i)}); }`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(i, 4, v, false);
@@ -363,12 +376,13 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
       const taken = rel === 0 && selfLoops
         // A jump back to the block's start (its last instruction or a side exit): loop here
         // while a whole further pass fits the budget (the check runBlock makes on entry).
-        ? `cpu.eip = e0; c0 += ${k + 1}; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
+        ? `cpu.eip = e0; c0 += ${k + 1}; cpu.jitC0 = c0; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
         : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; return;`;
       if (rel === 0 && selfLoops) loops = true;
       code = `${pre}cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${pending}${taken} }` + (last ? ` ${flush()}cpu.eip = ${next}; return;` : '');
       if (last) ended = true;
     } else {
+      curK = k;
       const em = emitInsn(i, k, flags, ref);
       if (em === null) {
         // The interpreter's handler, with the decoded instruction.
@@ -376,7 +390,7 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
         flags = null;
         if (last) ended = true;
       } else {
-        if (em.touches) code = `${flush()}${sync} ${em.code} ${abort}`;
+        if (em.touches) code = ramFast ? `${flush()}${em.code.replace('/*SYNC*/', sync)} ${abort}` : `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
         else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.lazy; }
         else code = (em.pure ? '' : flush()) + em.code;
         if (em.flags !== undefined) flags = em.flags;
@@ -388,7 +402,11 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
   if (!ended) out.push(`  ${flush()}cpu.eip = (e0 + ${off}) >>> 0; cpu.icount = c0 + ${n};`);
   // In a loop, every path that does not jump back ends the function.
   const body = loops ? `  for (;;) {\n${out.join('\n')}\n  return;\n  }` : out.join('\n');
-  const src = `"use strict";\nreturn function block(cpu, end) {\n  const r = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, m = cpu.mem, e0 = cpu.eip, mh = m.mmioHits;\n  let c0 = cpu.icount;\n${body}\n};`;
+  const offs = new Int32Array(n + 1);
+  for (let k = 0, o = 0; k < n; k++) { o += b.insns[k].len; offs[k + 1] = o; }
+  const offsRef = ref(offs);
+  const src = `"use strict";\nreturn function block(cpu, end) {\n  const r = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, m = cpu.mem, e0 = cpu.eip, mh = m.mmioHits;\n  let c0 = cpu.icount;\n` +
+    `  cpu.jitOffs = ${offsRef}; cpu.jitE0 = e0; cpu.jitC0 = c0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
   return factory(...values);
