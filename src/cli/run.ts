@@ -84,7 +84,7 @@ interface RunOpts {
   console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
   trace?: string; traceRange?: string; traceMax?: string;
   deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
-  gdb?: string; s?: boolean; S?: boolean;
+  gdb?: string; s?: boolean; S?: boolean; rng?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -99,7 +99,8 @@ export function registerRunCommand(program: Command): void {
     .option('-i, --initrd <files>', 'initrd; for multiboot, modules separated by commas ("file args,file2")')
     .option('-p, --params <params>', 'kernel parameters, appended to the defaults')
     .option('-d, --disk <image[,ro]>', 'disk image (repeatable; up to 4)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .addOption(new Option('--console <kind>', 'guest console').choices(['serial', 'virtio']).default('serial'))
+    .addOption(new Option('--console <kind>', 'guest console: serial (ttyS0) or virtio (hvc0; the kernel gets console=hvc0)').choices(['serial', 'virtio']).default('serial'))
+    .option('--rng', 'a virtio-rng device (host randomness; seeded in deterministic runs)')
     .addOption(new Option('--accel <kind>', 'CPU backend').choices(['auto', 'kvm', 'interp']).default('auto'))
     .option('--debug', 'print loader and platform details, POST codes')
     .option('--debug-ioport', 'trace every port access to stderr')
@@ -127,7 +128,6 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   if (!Number.isInteger(cpus) || cpus < 1) throw new UserError(`-c ${o.cpus}: the number of vCPUs must be a positive integer`);
   const memMiB = o.mem !== undefined ? parseMem(o.mem) : defaultMemMiB(cpus);
   if (memMiB < 64) throw new UserError(`-m ${o.mem}: at least 64 MiB of guest RAM is needed`);
-  if (o.console === 'virtio') throw new UserError('--console virtio: the virtio console is not implemented yet (use --console serial)');
   if (o.accel === 'kvm') throw new UserError('--accel kvm: the KVM backend is not implemented yet (use --accel interp or auto)');
   if (o.S && o.gdb === undefined && !o.s) throw new UserError('-S waits for gdb: give --gdb tcp::PORT or -s too');
   if (o.gdb !== undefined && !parseGdbDevice(o.gdb)) throw new UserError(`--gdb ${o.gdb}: not a gdb device (use tcp::PORT or tcp:HOST:PORT)`);
@@ -151,7 +151,10 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   try {
     machine = new Machine({
       name, memMiB, cpus, kernel: { path: kernelPath, image: kernel }, initrds, params: o.params ?? '',
-      serial: consoleOut, deterministic: o.deterministic, ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32,
+      serial: consoleOut, deterministic: o.deterministic,
+      console: o.console === 'virtio' ? 'virtio' : 'serial', rng: o.rng === true,
+      disks: o.disk.map((d) => { const [path, ...flags] = d.split(','); return { path, readOnly: flags.includes('ro') }; }),
+      onDeviceError: (msg) => process.stderr.write(chalk.red(`\n  # ${msg}\n`)), ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32,
       debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined,
     });
   } catch (e) {
@@ -178,7 +181,6 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
     process.stderr.write(chalk.dim(`  # loaded ${m.loaded.describe}\n  # command line: ${m.cmdline}\n`));
     m.platform.post.onCode = (v: number) => process.stderr.write(chalk.dim(`  # POST 0x${v.toString(16).padStart(2, '0')}\n`));
   }
-  if (o.disk.length) process.stderr.write(chalk.yellow(`  # warning: virtio-blk is not implemented yet; ${o.disk.join(' ')} not attached\n`));
   if (o.debugSingleStep) m.traceStep = (cpu) => process.stderr.write(`${cpu.segSel[1].toString(16).padStart(4, '0')}:${cpu.eip.toString(16).padStart(8, '0')}\n`);
 
   consoleOut.attach(m.aio);

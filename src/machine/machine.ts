@@ -13,6 +13,7 @@ import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
 import { describePageTables, describeState } from './dump';
 import { X87 } from '../cpu/fpu/x87';
+import { DiskImage, DiskImageError, VirtioDevices, MAX_DISKS, type DiskSpec } from '../devices/virtio/index';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
 export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
@@ -29,7 +30,16 @@ export interface MachineConfig {
   params?: string;
   /** Replace the default command line entirely. */
   cmdline?: string;
-  console?: 'serial';
+  /** 'virtio': the guest console is virtio-console (hvc0) on `serial`'s backend; COM1 output still goes there. */
+  console?: 'serial' | 'virtio';
+  /** virtio-blk disks (raw images), /dev/vda.. in order (at most 4). */
+  disks?: DiskSpec[];
+  /** A virtio-rng device. */
+  rng?: boolean;
+  /** Seed for the machine's pseudo-random sources in deterministic runs (virtio-rng). */
+  seed?: number;
+  /** A virtio device stopped on a guest error (default: kept in Machine.deviceErrors). */
+  onDeviceError?: (message: string) => void;
   /** Where COM1 goes (default: an in-memory buffer; the CLI passes stdio). */
   serial?: CharBackend;
   /** Port 0xE9 output (default: same as serial). */
@@ -80,6 +90,9 @@ export class Machine {
   readonly serial: CharBackend;
   readonly loaded: LoadedImage;
   readonly cmdline: string;
+  readonly virtio: VirtioDevices;
+  /** Guest errors that stopped a virtio device (NEEDS_RESET), with their dumps. */
+  readonly deviceErrors: string[] = [];
   private stopRequest: RunOutcome | null = null;
   private paused = false;
   private inRun = false;
@@ -97,6 +110,7 @@ export class Machine {
     if (!Number.isFinite(config.memMiB) || config.memMiB < 64) throw new MachineError(`-m ${config.memMiB}: at least 64 MiB of guest RAM is needed`);
     if (config.memMiB > 3072) throw new MachineError(`-m ${config.memMiB}: at most 3072 MiB (the 32-bit PC memory map ends below the 4 GiB MMIO hole)`);
     const ramBytes = config.memMiB * MIB;
+    const disks = openDisks(config.disks ?? []);
     this.quantum = config.quantum ?? 200_000;
     let cpuRef: Cpu | null = null;
     this.clock = config.deterministic ? new VirtualClock(() => (cpuRef ? cpuRef.icount : 0), config.ips ?? 100_000_000) : new HostClock();
@@ -108,11 +122,14 @@ export class Machine {
       write: (d) => { serialOut.write(d); this.watchConsole(d); },
       setReceiver: (rx) => serialOut.setReceiver(rx),
     };
+    // With a virtio console, input goes to hvc0 only; COM1 keeps its output (early messages).
+    const virtioConsole = config.console === 'virtio';
+    const com1: CharBackend = virtioConsole ? { write: watched.write, setReceiver: () => {} } : watched;
     this.platform = new PcPlatform({
       aio: this.aio,
       ramBytes,
       cpus,
-      com1: watched,
+      com1,
       debugcon: config.debugcon ?? watched,
       rtcEpochSeconds: config.rtcEpochSeconds ?? (config.deterministic ? 946684800 : HostClock.wallClockSeconds()),
       onExit: (status) => this.requestStop({ reason: 'debug-exit', exitStatus: status, message: `isa-debug-exit: guest wrote 0x${((status - 1) >> 1).toString(16)}`, instructions: 0 }),
@@ -141,10 +158,17 @@ export class Machine {
       this.cpu.flushCodeCache();
     };
     this.aio.onEarlierDeadline = () => { if (this.inRun) this.cpu.requestStop(); };
+    this.virtio = new VirtioDevices({
+      aio: this.aio, mem: this.mem, bus: this.platform.bus, pci: this.platform.pci, pic: this.platform.pic,
+      deterministic: config.deterministic === true, kick: () => { if (this.inRun) this.cpu.requestStop(); },
+      report: (msg) => { this.deviceErrors.push(msg); config.onDeviceError?.(msg); },
+      disks, console: virtioConsole ? watched : null, rng: config.rng === true, seed: config.seed,
+    });
 
     // Load the kernel.
     const params = config.params ?? '';
-    this.cmdline = config.cmdline ?? (params ? `${DEFAULT_CMDLINE} ${params}` : DEFAULT_CMDLINE);
+    const defaults = virtioConsole ? DEFAULT_CMDLINE.replace('console=ttyS0', 'console=hvc0') : DEFAULT_CMDLINE;
+    this.cmdline = config.cmdline ?? (params ? `${defaults} ${params}` : defaults);
     const initrds = config.initrds ?? [];
     const modules: MultibootModule[] = initrds.map((m) => ({ name: m.path, args: m.args, data: m.data }));
     const spec: KernelSpec = {
@@ -291,8 +315,22 @@ export class Machine {
 
   /** Counters for --stats. */
   stats(): Record<string, unknown> {
-    return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats } };
+    return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats }, virtio: this.virtio.stats() };
   }
 
-  close(): void { this.aio.close(); }
+  close(): void { this.aio.close(); this.virtio.close(); }
+}
+
+/** Opens the -d images before anything else is built: a bad one is a clear error before boot. */
+function openDisks(specs: DiskSpec[]): DiskImage[] {
+  if (specs.length > MAX_DISKS) throw new MachineError(`${specs.length} disks given: at most ${MAX_DISKS}`);
+  const opened: DiskImage[] = [];
+  try {
+    for (const d of specs) opened.push(DiskImage.open(d.path, d.readOnly === true));
+  } catch (e) {
+    for (const img of opened) img.close();
+    if (e instanceof DiskImageError) throw new MachineError(e.message);
+    throw e;
+  }
+  return opened;
 }
