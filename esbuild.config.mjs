@@ -21,6 +21,7 @@ await build({
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',
     'bench/boot': 'bench/boot.ts',
+    'bench/virtio-blk': 'bench/virtio-blk.ts',
   },
   outdir: 'dist',
 });
