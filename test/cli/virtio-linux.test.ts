@@ -89,6 +89,19 @@ describe.skipIf(skipReason !== null)('Linux guest with virtio devices', () => {
     expect(sha(img)).toBe(before);
   }, 300_000);
 
+  it('--deterministic: the same disk writes and rng bytes, bit for bit, in two runs', async () => {
+    const a = makeImage();
+    const b = a.replace(/disk\.img$/, 'disk2.img');
+    writeFileSync(b, readFileSync(a));
+    const run = 'dd if=/dev/hwrng bs=16 count=2 2>/dev/null | od -An -tx1; mount /dev/vda /mnt && echo det > /mnt/det.txt && umount /mnt && echo det-ok';
+    const [ra, rb] = [await boot(['--deterministic', '--rng', '--stats', '-d', a], '', run), await boot(['--deterministic', '--rng', '--stats', '-d', b], '', run)];
+    expect(ra.out).toContain('det-ok');
+    expect(rb.out).toBe(ra.out);
+    const insns = (err: string): number => (JSON.parse(err.slice(err.indexOf('{'))) as { instructions: number }).instructions;
+    expect(insns(rb.err)).toBe(insns(ra.err));
+    expect(sha(b)).toBe(sha(a));
+  }, 300_000);
+
   it('--console virtio: an interactive shell on hvc0', async () => {
     const child = spawn(process.execPath, [BIN, 'run', '-m', '128', '--console', 'virtio', '-p', 'loglevel=1'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '', err = '';
