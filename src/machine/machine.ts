@@ -188,7 +188,12 @@ export class Machine {
         this.mem.ram.fill(v, addr, addr + len);
       },
     };
-    this.loaded = loadKernel(spec, target);
+    try {
+      this.loaded = loadKernel(spec, target);
+    } catch (e) {
+      this.virtio.close(); // the disk images are open by now
+      throw e;
+    }
     this.enter(this.loaded);
   }
 

@@ -47,6 +47,16 @@ export class VirtioConsole extends VirtioDevice {
     // Input typed before the driver is ready stays queued for it.
   }
 
+  override saveExtra(): Record<string, unknown> {
+    return { pending: this.pending.flatMap((c) => [...c]) };
+  }
+
+  override loadExtra(s: Record<string, unknown>): void {
+    const bytes = Array.isArray(s.pending) ? Uint8Array.from(s.pending as number[]) : new Uint8Array(0);
+    this.pending = bytes.length ? [bytes] : [];
+    this.pendingBytes = bytes.length;
+  }
+
   private transmit(): void {
     this.guarded(() => {
       if (!this.port.live) return;

@@ -57,6 +57,14 @@ export abstract class VirtioDevice {
   activate(_features: number): void {}
   /** Config space write by the driver (most fields are read-only). */
   writeConfig(_off: number, _size: number, _value: number): void {}
+  /** Device-specific state beyond the transport's (snapshots). */
+  saveExtra(): Record<string, unknown> { return {}; }
+  loadExtra(_s: Record<string, unknown>): void {}
+  /** After a restore: pick up work the driver had queued (a pending completion is not in the state). */
+  restored(): void {
+    if (!this.transport?.live) return;
+    for (let i = 0; i < this.numQueues; i++) if (this.port.queue(i).hasWork()) this.queueNotify(i);
+  }
   /** Release host resources (files). */
   close(): void {}
 

@@ -15,7 +15,8 @@ import { VirtioConsole } from './console';
 import type { VirtioContext, VirtioDevice } from './device';
 import { DiskImage } from './disk-image';
 import { GuestRam } from './guest-ram';
-import { LEGACY_BAR, MODERN_BAR, VirtioPciFunction } from './pci-function';
+import { LEGACY_BAR, MODERN_BAR, VirtioPciDeviceState, VirtioPciFunction } from './pci-function';
+import type { Device, DeviceState } from '../device';
 import { VirtioRng } from './rng';
 import { VirtioTransport } from './transport';
 
@@ -24,7 +25,7 @@ export { VirtioBlk } from './blk';
 export { VirtioConsole } from './console';
 export { VirtioRng } from './rng';
 export { VirtioTransport } from './transport';
-export { VirtioPciFunction } from './pci-function';
+export { VirtioPciFunction, VirtioPciDeviceState, type VirtioPciState } from './pci-function';
 
 export const MAX_DISKS = 4;
 /** ISA IRQs free on this PC (no IDE, no LPT, no floppy), one per virtio function. */
@@ -95,6 +96,14 @@ export class VirtioDevices {
       s.bus.ioWrite(0x4d0, 1, (s.bus.ioRead(0x4d0, 1) | elcr) & 0xff);
       s.bus.ioWrite(0x4d1, 1, (s.bus.ioRead(0x4d1, 1) | (elcr >> 8)) & 0xff);
     }
+  }
+
+  /**
+   * Snapshot/reset schema objects, one per function (named virtio-pci@NN), for the
+   * machine's device list; their PCI config spaces are in the PCI host's state.
+   */
+  devices(): Device<DeviceState>[] {
+    return this.functions.map((f) => new VirtioPciDeviceState(f)) as unknown as Device<DeviceState>[];
   }
 
   get transports(): VirtioTransport[] {

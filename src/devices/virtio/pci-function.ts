@@ -4,6 +4,7 @@
 // VIRTIO_PCI_CAP_PCI_CFG access window (§4.1.4.9). INTx on pin A.
 
 import type { AccessSize } from '../../cpu/interfaces';
+import { checkState, type Device, type DeviceState } from '../device';
 import { PciFunction } from '../pci';
 import {
   PCI_CAP_COMMON_CFG, PCI_CAP_DEVICE_CFG, PCI_CAP_ISR_CFG, PCI_CAP_NOTIFY_CFG, PCI_CAP_PCI_CFG,
@@ -14,6 +15,7 @@ import {
   COMMON_LEN, COMMON_OFF, DEVICE_OFF, ISR_OFF, MODERN_BAR_SIZE, ModernRegisters, NOTIFY_MULTIPLIER, NOTIFY_OFF,
 } from './pci-modern';
 import type { VirtioTransport } from './transport';
+import type { VirtqueueState } from './virtqueue';
 
 export const LEGACY_BAR = 0, MODERN_BAR = 1;
 const CAP_VENDOR = 0x09;
@@ -102,5 +104,64 @@ export class VirtioPciFunction extends PciFunction {
     if (value === null) return handler.read(offset, size);
     handler.write(offset, size, value);
     return 0;
+  }
+}
+
+export interface VirtioPciState extends DeviceState {
+  device: 'virtio-pci';
+  version: 1;
+  status: number;
+  isr: number;
+  driverFeatures: number;
+  configGeneration: number;
+  legacy: boolean;
+  intxDisabled: boolean;
+  failure: string | null;
+  modernSelectors: number[];
+  legacyQueueSel: number;
+  queues: VirtqueueState[];
+  extra: Record<string, unknown>;
+}
+
+/**
+ * The snapshot schema of one virtio function (DESIGN.md "Devices"): transport, queues,
+ * register selectors and device extras. Its config space is in PciHost's state.
+ */
+export class VirtioPciDeviceState implements Device<VirtioPciState> {
+  readonly name: string;
+  constructor(private readonly fn: VirtioPciFunction) {
+    this.name = `virtio-pci@${fn.device.toString(16).padStart(2, '0')}`;
+  }
+
+  reset(): void {
+    this.fn.transport.reset();
+    this.fn.modern.reset();
+    this.fn.legacy.queueSel = 0;
+  }
+
+  saveState(): VirtioPciState {
+    const t = this.fn.transport;
+    return {
+      device: 'virtio-pci', version: 1, status: t.status, isr: t.isr, driverFeatures: t.driverFeatures,
+      configGeneration: t.configGeneration, legacy: t.legacy, intxDisabled: t.intxDisabled, failure: t.failure,
+      modernSelectors: this.fn.modern.selectors, legacyQueueSel: this.fn.legacy.queueSel,
+      queues: t.queues.map((q) => q.saveState()), extra: t.device.saveExtra(),
+    };
+  }
+
+  loadState(s: VirtioPciState): void {
+    checkState(s, 'virtio-pci', 1);
+    const t = this.fn.transport;
+    if (s.queues.length !== t.queues.length) throw new Error(`${this.name} loadState: ${s.queues.length} queues saved, device has ${t.queues.length}`);
+    Object.assign(t, {
+      status: s.status, isr: s.isr, driverFeatures: s.driverFeatures, configGeneration: s.configGeneration,
+      legacy: s.legacy, intxDisabled: s.intxDisabled, failure: s.failure,
+    });
+    this.fn.modern.selectors = s.modernSelectors;
+    this.fn.legacy.queueSel = s.legacyQueueSel;
+    s.queues.forEach((q, i) => t.queues[i]!.loadState(q));
+    t.device.loadExtra(s.extra);
+    t.updateIrq();
+    t.device.restored();
   }
 }

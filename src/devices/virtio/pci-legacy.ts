@@ -20,7 +20,7 @@ export function legacyBarSize(cfgLen: number): number {
 }
 
 export class LegacyRegisters implements IoHandler {
-  private queueSel = 0;
+  queueSel = 0;
 
   constructor(private readonly t: VirtioTransport) {}
 

@@ -34,6 +34,14 @@ export class ModernRegisters implements IoHandler {
     this.deviceFeatureSel = this.driverFeatureSel = this.queueSel = 0;
   }
 
+  get selectors(): number[] {
+    return [this.deviceFeatureSel, this.driverFeatureSel, this.queueSel];
+  }
+
+  set selectors(s: number[]) {
+    [this.deviceFeatureSel, this.driverFeatureSel, this.queueSel] = [s[0] ?? 0, s[1] ?? 0, s[2] ?? 0];
+  }
+
   read(off: number, size: AccessSize): number {
     if (off < COMMON_LEN) {
       this.snapshot();

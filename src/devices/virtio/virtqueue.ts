@@ -7,6 +7,11 @@ import { VirtqChain, type Segment } from './chain';
 import { AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE } from './constants';
 import { type GuestRam, VirtioGuestError } from './guest-ram';
 
+export interface VirtqueueState {
+  size: number; desc: number; avail: number; used: number; ready: boolean; eventIdx: boolean; indirect: boolean;
+  lastAvail: number; usedIdx: number; signalledUsed: number;
+}
+
 /** Largest indirect table accepted (entries); bounds the work one chain can cause. */
 export const MAX_INDIRECT = 1024;
 const U32_MAX = 0xffffffff;
@@ -147,6 +152,23 @@ export class SplitVirtqueue {
       i = next;
     }
     return new VirtqChain(head, readable, writable);
+  }
+
+  saveState(): VirtqueueState {
+    return {
+      size: this.size, desc: this.desc, avail: this.avail, used: this.used, ready: this.ready, eventIdx: this.eventIdx,
+      indirect: this.indirect, lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledUsed: this.signalledUsed,
+    };
+  }
+
+  /** Restores a saved queue; a live one is checked against RAM again (a state file is input too). */
+  loadState(s: VirtqueueState): void {
+    this.reset();
+    Object.assign(this, { size: s.size, desc: s.desc, avail: s.avail, used: s.used, eventIdx: s.eventIdx, indirect: s.indirect });
+    if (s.ready) this.enable();
+    this.lastAvail = s.lastAvail & 0xffff;
+    this.usedIdx = s.usedIdx & 0xffff;
+    this.signalledUsed = s.signalledUsed & 0xffff;
   }
 
   /** The queue's registers, for error dumps. */
