@@ -50,13 +50,15 @@ const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).
 
 describe.skipIf(skipReason !== null)('Linux guest with virtio devices', () => {
   it('-d: mount the ext4 disk, write a file, sync, power off; the file is in the image. --rng feeds /dev/hwrng', async () => {
-    const img = makeImage();
-    const r = await boot(['-d', img, '--rng'], '', [
+    const img = makeImage(), second = makeImage();
+    const r = await boot(['-d', img, '-d', `${second},ro`, '--rng'], '', [
+      'echo disks: $(ls /sys/block | grep vd) ro=$(cat /sys/block/vdb/ro)',
       'mount /dev/vda /mnt && cat /mnt/hello.txt && echo written-by-the-guest > /mnt/guest.txt && sync && umount /mnt && echo umount-ok',
       'cat /sys/class/misc/hw_random/rng_current',
       'dd if=/dev/hwrng bs=32 count=1 2>/dev/null | od -An -tx1',
       'grep -o virtio-pci-modern /proc/iomem | head -1',
     ].join('; '));
+    expect(r.out).toContain('disks: vda vdb ro=1');
     expect(r.out).toContain('hello from the host');
     expect(r.out).toContain('umount-ok');
     expect(r.out).toMatch(/virtio_rng\.\d/);

@@ -69,6 +69,17 @@ describe('virtio PCI function: config space', () => {
     expect(rig.bus.ioRead(0x4d1, 1) & 0x02).toBe(0x02);
   });
 
+  it('four disks, a console and an rng: six functions, six IRQs, BARs apart', () => {
+    const disks = [0, 1, 2, 3].map(() => ({ path: tempImage(patternImage(8)) }));
+    const rig = makeRig({ disks, console: true, rng: true });
+    const ids = [1, 2, 3, 4, 5, 6].map((slot) => rig.cfgRead(slot, 0x02, 2));
+    expect(ids).toEqual([0x1001, 0x1001, 0x1001, 0x1001, 0x1003, 0x1005]);
+    expect([1, 2, 3, 4, 5, 6].map((slot) => rig.cfgRead(slot, 0x3c, 1))).toEqual([5, 9, 10, 11, 14, 15]);
+    expect(new Set([1, 2, 3, 4, 5, 6].map((slot) => rig.cfgRead(slot, 0x14, 4))).size).toBe(6);
+    expect(rig.v.blk.map((b) => b.name)).toEqual(['blk0 (/dev/vda)', 'blk1 (/dev/vdb)', 'blk2 (/dev/vdc)', 'blk3 (/dev/vdd)']);
+    expect(rig.bus.ioRead(0x4d1, 1) & 0xce).toBe(0xce); // IRQ 9, 10, 11, 14, 15 level-triggered
+  });
+
   it('BAR sizing reads back the size masks, and moving a BAR moves the registers', () => {
     const rig = makeRig({ rng: true });
     rig.cfgWrite(1, 0x04, 2, 0);
