@@ -9,7 +9,7 @@ const common = {
   sourcemap: true,
   logLevel: 'warning',
   // chalk/commander are real dependencies; keep them external so they resolve from node_modules.
-  external: ['chalk', 'commander'],
+  external: ['chalk', 'commander', 'v86'],
   banner: { js: "import { createRequire as __ts86_cr } from 'module'; const require = __ts86_cr(import.meta.url);" },
 };
 
@@ -21,6 +21,8 @@ await build({
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',
     'bench/boot': 'bench/boot.ts',
+    'bench/v86-boot': 'bench/v86-boot.ts',
+    'bench/snapshot': 'bench/snapshot.ts',
     'bench/virtio-blk': 'bench/virtio-blk.ts',
   },
   outdir: 'dist',

@@ -14,6 +14,9 @@ import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
 import { SIGNATURE, type CpuidPolicy } from './cpuid';
 import type { FpuHost } from './fpu-iface';
+import { Block, BLOCK_MAX, isStraight } from './block';
+import { compileBlock } from './jit';
+import { compileThresholdDefault, fastPathDefaults } from './fastpaths';
 
 /** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
 export class CpuFault {
@@ -50,6 +53,17 @@ export interface CpuOptions {
   tlbKeepAcrossCr3?: boolean;
   /** Reverse-map pool capacity (entries). */
   rmapCapacity?: number;
+  /**
+   * Block dispatch (fast path; default on; needs the decode cache): straight-line runs of
+   * decoded instructions execute without per-instruction lookups and interrupt checks.
+   */
+  blocks?: boolean;
+  /** Compile hot blocks to JavaScript (second tier; default on; needs blocks). */
+  compile?: boolean;
+  /** Successor links between blocks (fast path; default on; needs blocks). */
+  links?: boolean;
+  /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
+  compileThreshold?: number;
 }
 
 /** Entries of the fetch-page cache (a power of two). */
@@ -166,6 +180,26 @@ export class Cpu implements RmapOwner, FpuHost {
   statCodeInvalidations = 0;
   /** TLB hits, counted here (a plain field on the hot path) and reported in mmuStats(). */
   statTlbHits = 0;
+  /** Blocks built, blocks compiled, block executions. */
+  statBlocks = 0;
+  statCompiled = 0;
+  statBlockRuns = 0;
+
+  // ---- blocks and the compiler -------------------------------------------
+  readonly blocksEnabled: boolean;
+  readonly compileEnabled: boolean;
+  readonly linksEnabled: boolean;
+  readonly compileThreshold: number;
+  /**
+   * Set when a running block must return to the run loop after the current instruction:
+   * decoded code or a translation was dropped (self-modifying code, page-table writes,
+   * INVLPG, CR3), the mode changed, or a stop was requested.
+   */
+  blockAbort = false;
+  /** Bumped whenever what CS:EIP fetches could change (see Block.linkEpoch). */
+  codeEpoch = 0;
+  /** The block that ran last (its successor links are filled in by the next lookup). */
+  private prevBlock: Block | null = null;
   get stats(): { decodes: number; cacheHits: number; codeInvalidations: number } {
     return { decodes: this.statDecodes, cacheHits: this.statCacheHits, codeInvalidations: this.statCodeInvalidations };
   }
@@ -184,8 +218,13 @@ export class Cpu implements RmapOwner, FpuHost {
   constructor(mem: PhysMemory, io: PortIo, opts: CpuOptions = {}) {
     this.mem = mem;
     this.io = io;
-    this.decodeCacheEnabled = opts.decodeCache ?? true;
-    this.tlbEnabled = opts.tlb ?? true;
+    const fp = fastPathDefaults();
+    this.decodeCacheEnabled = opts.decodeCache ?? fp.decodeCache;
+    this.tlbEnabled = opts.tlb ?? fp.tlb;
+    this.blocksEnabled = this.decodeCacheEnabled && (opts.blocks ?? fp.blocks);
+    this.compileEnabled = this.blocksEnabled && (opts.compile ?? fp.compile);
+    this.linksEnabled = this.blocksEnabled && (opts.links ?? fp.links);
+    this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
     this.rmap = new Rmap(mem.pageKind.length, this, opts.rmapCapacity ?? 1 << 16);
@@ -788,6 +827,8 @@ export class Cpu implements RmapOwner, FpuHost {
   private fetchValid = false;
   /** Forgets the cached fetch pages (TLB flush, CR3 load, INVLPG, rmap drops, code invalidation, mode change). */
   resetFetchPage(): void {
+    this.blockAbort = true;
+    this.codeEpoch++;
     if (this.fetchValid) { this.fetchTags.fill(-1); this.fetchValid = false; }
   }
 
@@ -836,6 +877,7 @@ export class Cpu implements RmapOwner, FpuHost {
             this.rmap.add(frame, 0, 4096, CODE_KEY | frame, g);
           }
           p[phys & 0xfff] = i;
+          i.cached = true;
         }
         return i;
       }
@@ -850,12 +892,14 @@ export class Cpu implements RmapOwner, FpuHost {
   // The run loop
   // ====================================================================
 
-  requestStop(): void { this.stopReason = Exit.Stopped; }
+  requestStop(): void { this.stopReason = Exit.Stopped; this.blockAbort = true; }
 
   /** Executes up to `budget` instructions. */
   run(budget: number): Exit {
     const end = this.icount + budget;
     this.stopReason = -1;
+    // Blocks only while nobody hooks the instruction boundary (the debugger shadows step()).
+    const blocks = this.blocksEnabled && this.step === Cpu.prototype.step;
     while (this.icount < end) {
       if (this.stopReason !== -1) {
         const r = this.stopReason;
@@ -875,7 +919,11 @@ export class Cpu implements RmapOwner, FpuHost {
       }
       if (this.halted) return Exit.Halt;
       try {
-        this.step();
+        // Blocks need nothing to happen at the boundaries inside them: no single-step or
+        // resume flag, no execution breakpoints or watchpoints, no interrupt shadow.
+        if (blocks && this.code32 && (this.flags & (TF | RF)) === 0 && !this.dr7Exec && this.memWatch === null &&
+          this.pendingDbTrap === 0 && this.icount >= this.inhibitUntil) this.runBlock(end);
+        else this.step();
       } catch (e) {
         if (e === FAULT) {
           this.eip = this.startEip;
@@ -890,6 +938,97 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     return Exit.Budget;
+  }
+
+  /**
+   * Executes the block at CS:EIP (32-bit code, checked by the caller), or one instruction
+   * when no block fits: the instruction crosses a page or is not in RAM, the block would
+   * pass the CS limit, or it would overrun the budget (so instruction counts stay exact).
+   */
+  private runBlock(end: number): void {
+    this.startEip = this.eip;
+    const p = this.prevBlock, eip = this.eip;
+    let b: Block | null = null;
+    if (p !== null && p.linkEpoch === this.codeEpoch && this.linksEnabled) b = p.link0Eip === eip ? p.link0 : p.link1Eip === eip ? p.link1 : null;
+    if (b === null) {
+      const first = this.fetchInsn();
+      b = first.block;
+      if (b === null) {
+        if (!first.cached) { this.prevBlock = null; this.execOne(first); return; }
+        b = this.buildBlock(first);
+      }
+      // Link only when the translation is tracked (paging off, or held by the TLB and so by the rmap).
+      if (p !== null && this.linksEnabled && (!this.paging || this.tlbCur[((this.segBase[CS] + eip) >>> 0) >>> 12] !== 0)) {
+        if (p.linkEpoch !== this.codeEpoch) { p.linkEpoch = this.codeEpoch; p.link1 = null; p.link1Eip = -1; }
+        else { p.link1 = p.link0; p.link1Eip = p.link0Eip; }
+        p.link0 = b; p.link0Eip = eip;
+      }
+    }
+    this.prevBlock = b;
+    if (this.icount + b.insns.length > end || this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
+    this.blockAbort = false;
+    this.statBlockRuns++;
+    if (b.fn !== null) { b.fn(this); return; }
+    if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
+      b.fn = compileBlock(b);
+      this.statCompiled++;
+      b.fn(this);
+      return;
+    }
+    const insns = b.insns, mem = this.mem, mh = mem.mmioHits;
+    for (let k = 0; k < insns.length; k++) {
+      const i = insns[k];
+      const e = this.eip;
+      this.startEip = e;
+      this.eip = (e + i.len) >>> 0;
+      this.icount++;
+      i.exec(this, i);
+      if (this.blockAbort || mem.mmioHits !== mh) return;
+    }
+  }
+
+  /** One already-fetched 32-bit instruction at CS:EIP, with step()'s CS-limit check (TF and RF are clear). */
+  private execOne(i: Insn): void {
+    const next = this.eip + i.len;
+    if (next - 1 > this.segLimit[CS]) this.raise(GP, 0);
+    this.eip = next >>> 0;
+    this.icount++;
+    i.exec(this, i);
+  }
+
+  /**
+   * Groups the cached instruction `first` and the straight-line instructions after it on
+   * the same page into a block (see block.ts). Later instructions are decoded only where
+   * they cannot fault: at least 15 bytes left on the page and inside the CS limit.
+   */
+  private buildBlock(first: Insn): Block {
+    const insns = [first];
+    let eip = (this.eip + first.len) >>> 0;
+    if (isStraight(first.exec)) {
+      const lin0 = (this.segBase[CS] + this.eip) >>> 0;
+      const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
+      const page = this.codeCache[frame];
+      while (page !== undefined && insns.length < BLOCK_MAX) {
+        const off = (lin0 & 0xfff) + ((eip - this.eip) >>> 0);
+        if (off + 15 > 0x1000 || eip + 14 > this.segLimit[CS]) break;
+        let i = page[off];
+        if (i === undefined || i.mode !== 1) {
+          i = new Insn();
+          try { decode(this, i, eip); } catch (e) { if (e === FAULT) break; throw e; }
+          if (this.codeCache[frame] !== page) break; // the decode's own accesses dropped the page
+          this.statDecodes++;
+          page[off] = i;
+          i.cached = true;
+        }
+        insns.push(i);
+        eip = (eip + i.len) >>> 0;
+        if (!isStraight(i.exec)) break;
+      }
+    }
+    const b = new Block(insns);
+    first.block = b;
+    this.statBlocks++;
+    return b;
   }
 
   /** Executes exactly one instruction (no interrupt check). Faults propagate as FAULT. */
@@ -1065,8 +1204,11 @@ export class Cpu implements RmapOwner, FpuHost {
   invlpg(lin: number): void { this.resetFetchPage(); this.tlb.invalidatePage(lin >>> 12); }
 
   /** MMU counters for --stats and the API. */
-  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number } } {
-    return { tlb: { ...this.tlb.stats, hits: this.statTlbHits }, rmap: { ...this.rmap.stats }, code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations } };
+  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number; blocks: number; compiled: number; blockRuns: number } } {
+    return {
+      tlb: { ...this.tlb.stats, hits: this.statTlbHits }, rmap: { ...this.rmap.stats },
+      code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations, blocks: this.statBlocks, compiled: this.statCompiled, blockRuns: this.statBlockRuns },
+    };
   }
 
   // ---- time stamp counter: derived from executed instructions, so runs are deterministic ----

@@ -1,5 +1,6 @@
 import type { Cpu } from './cpu';
 import type { OpDef } from './table';
+import type { Block } from './block';
 import { DS, REG_ZERO } from './consts';
 
 export type Handler = (cpu: Cpu, i: Insn) => void;
@@ -47,6 +48,10 @@ export class Insn {
   nprefix = 0;
   def: OpDef | null = null;
   exec: Handler = noop;
+  /** Stored in its page's decoded-instruction cache (so it may start a block). */
+  cached = false;
+  /** The block starting at this instruction, once built (lives and dies with the cached page). */
+  block: Block | null = null;
 }
 
 function noop(): void {}

@@ -32,6 +32,12 @@ export class PhysMemory {
   /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_TRACKED bits. */
   readonly pageKind: Uint8Array;
   mmio: MmioIo;
+  /**
+   * Counts MMIO accesses. A device access can raise an interrupt or stop the machine, so
+   * the CPU's block executor compares this before and after each instruction and returns
+   * to its instruction-boundary checks when it changed (as the one-instruction step does).
+   */
+  mmioHits = 0;
   /** Called before a write of `size` bytes at `off` in a PAGE_TRACKED frame lands. */
   onTrackedWrite: (frame: number, off: number, size: number) => void = () => {};
 
@@ -56,18 +62,19 @@ export class PhysMemory {
 
   read8(p: number): number {
     if (p < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.ram[p];
+    this.mmioHits++;
     return this.mmio.mmioRead(p, 1) & 0xff;
   }
 
   read16(p: number): number {
     if ((p & 0xfff) !== 0xfff && p + 1 < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.view.getUint16(p, true);
-    if ((p & 0xfff) !== 0xfff && p >= this.ramSize) return this.mmio.mmioRead(p, 2) & 0xffff;
+    if ((p & 0xfff) !== 0xfff && p >= this.ramSize) { this.mmioHits++; return this.mmio.mmioRead(p, 2) & 0xffff; }
     return this.read8(p) | (this.read8((p + 1) >>> 0) << 8);
   }
 
   read32(p: number): number {
     if ((p & 0xfff) <= 0xffc && p + 3 < this.ramSize && (this.pageKind[p >>> 12] & PAGE_MMIO) === 0) return this.view.getUint32(p, true);
-    if ((p & 0xfff) <= 0xffc && p >= this.ramSize) return this.mmio.mmioRead(p, 4) >>> 0;
+    if ((p & 0xfff) <= 0xffc && p >= this.ramSize) { this.mmioHits++; return this.mmio.mmioRead(p, 4) >>> 0; }
     return (this.read16(p) | (this.read16((p + 2) >>> 0) << 16)) >>> 0;
   }
 
@@ -77,6 +84,7 @@ export class PhysMemory {
       if (k === PAGE_RAM) { this.ram[p] = v; return; }
       if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 1); this.ram[p] = v; return; }
     }
+    this.mmioHits++;
     this.mmio.mmioWrite(p, 1, v & 0xff);
   }
 
@@ -86,6 +94,7 @@ export class PhysMemory {
       if (k === PAGE_RAM) { this.view.setUint16(p, v, true); return; }
       if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 2); this.view.setUint16(p, v, true); return; }
     } else if ((p & 0xfff) !== 0xfff && p >= this.ramSize) {
+      this.mmioHits++;
       this.mmio.mmioWrite(p, 2, v & 0xffff);
       return;
     }
@@ -99,6 +108,7 @@ export class PhysMemory {
       if (k === PAGE_RAM) { this.view.setUint32(p, v >>> 0, true); return; }
       if ((k & PAGE_MMIO) === 0) { this.onTrackedWrite(p >>> 12, p & 0xfff, 4); this.view.setUint32(p, v >>> 0, true); return; }
     } else if ((p & 0xfff) <= 0xffc && p >= this.ramSize) {
+      this.mmioHits++;
       this.mmio.mmioWrite(p, 4, v >>> 0);
       return;
     }

@@ -86,9 +86,13 @@ export function refWalk(mem: PhysMemory, cr0: number, cr3: number, cr4: number, 
 
 export const NOIO = { ioRead: () => 0xff, ioWrite: () => {} };
 
-/** A CPU in flat 32-bit protected mode with paging on (CR3 as given), CR0.WP optional. */
+/**
+ * A CPU in flat 32-bit protected mode with paging on (CR3 as given), CR0.WP optional.
+ * The TLB and the decode cache are what these tests examine, so they are on unless the
+ * options say otherwise (whatever TS86_FASTPATHS says for the rest of the suite).
+ */
 export function pagingCpu(mem: PhysMemory, cr3: number, opts: CpuOptions & { pae?: boolean; pse?: boolean; pge?: boolean; wp?: boolean; nxe?: boolean } = {}): Cpu {
-  const cpu = new Cpu(mem, NOIO, opts);
+  const cpu = new Cpu(mem, NOIO, { tlb: true, decodeCache: true, ...opts });
   cpu.setupFlat32(0x1000);
   cpu.cr4 = (opts.pae ? CR4_PAE : 0) | (opts.pse ? CR4_PSE : 0) | (opts.pge ? CR4_PGE : 0);
   cpu.efer = opts.nxe ? NXE : 0;

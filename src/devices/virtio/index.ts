@@ -17,7 +17,7 @@ import { DiskImage } from './disk-image';
 import { GuestRam } from './guest-ram';
 import { LEGACY_BAR, MODERN_BAR, VirtioPciDeviceState, VirtioPciFunction } from './pci-function';
 import type { Device, DeviceState } from '../device';
-import { VirtioRng } from './rng';
+import { type RandomSource, VirtioRng } from './rng';
 import { VirtioTransport } from './transport';
 
 export { DiskImage, DiskImageError, detectImageFormat } from './disk-image';
@@ -55,8 +55,8 @@ export interface VirtioSetup {
   /** The console backend for hvc0, or null for no virtio console. */
   console: CharBackend | null;
   rng: boolean;
-  /** PRNG seed for virtio-rng (deterministic runs). */
-  seed?: number;
+  /** virtio-rng's source when runs must be reproducible (the machine's seeded PRNG); null: host randomness. */
+  random?: RandomSource | null;
 }
 
 export class VirtioDevices {
@@ -74,7 +74,7 @@ export class VirtioDevices {
       devices.push(d);
     });
     if (s.console) devices.push((this.console = new VirtioConsole(ctx, s.console)));
-    if (s.rng) devices.push((this.rng = new VirtioRng(ctx, s.deterministic ? (s.seed ?? 0) : s.seed)));
+    if (s.rng) devices.push((this.rng = new VirtioRng(ctx, s.random ?? null)));
     if (devices.length > VIRTIO_IRQS.length) throw new Error(`virtio: ${devices.length} devices, only ${VIRTIO_IRQS.length} IRQs`);
     let elcr = 0;
     devices.forEach((dev, k) => {

@@ -110,6 +110,8 @@ export class VirtioPciFunction extends PciFunction {
 export interface VirtioPciState extends DeviceState {
   device: 'virtio-pci';
   version: 1;
+  /** virtio device type (2 block, 3 console, 4 entropy): a restore needs the same device in the slot. */
+  deviceType: number;
   status: number;
   isr: number;
   driverFeatures: number;
@@ -142,7 +144,7 @@ export class VirtioPciDeviceState implements Device<VirtioPciState> {
   saveState(): VirtioPciState {
     const t = this.fn.transport;
     return {
-      device: 'virtio-pci', version: 1, status: t.status, isr: t.isr, driverFeatures: t.driverFeatures,
+      device: 'virtio-pci', version: 1, deviceType: t.device.deviceId, status: t.status, isr: t.isr, driverFeatures: t.driverFeatures,
       configGeneration: t.configGeneration, legacy: t.legacy, intxDisabled: t.intxDisabled, failure: t.failure,
       modernSelectors: this.fn.modern.selectors, legacyQueueSel: this.fn.legacy.queueSel,
       queues: t.queues.map((q) => q.saveState()), extra: t.device.saveExtra(),
@@ -152,6 +154,7 @@ export class VirtioPciDeviceState implements Device<VirtioPciState> {
   loadState(s: VirtioPciState): void {
     checkState(s, 'virtio-pci', 1);
     const t = this.fn.transport;
+    if (s.deviceType !== t.device.deviceId) throw new Error(`${this.name} loadState: the snapshot has virtio device type ${s.deviceType} in this slot, this machine has ${t.device.deviceId} (${t.device.name})`);
     if (s.queues.length !== t.queues.length) throw new Error(`${this.name} loadState: ${s.queues.length} queues saved, device has ${t.queues.length}`);
     Object.assign(t, {
       status: s.status, isr: s.isr, driverFeatures: s.driverFeatures, configGeneration: s.configGeneration,

@@ -1,6 +1,5 @@
 // virtio-console and virtio-rng through the modern interface.
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../../src/devices/virtio/rng';
 import { F_NEXT, F_WRITE, Ring } from './rings';
 import { ModernDriver, makeRig } from './pci-rig';
 
@@ -81,13 +80,5 @@ describe('virtio-rng', () => {
 
   it('host randomness otherwise (two runs differ)', () => {
     expect(rngBytes(undefined, false)).not.toEqual(rngBytes(undefined, false));
-  });
-
-  it('the generator is xoshiro128** over a splitmix32-style seeding, stable across versions', () => {
-    const r = new SeededRandom(1);
-    const first = [r.next(), r.next(), r.next()];
-    expect(new SeededRandom(1).next()).toBe(first[0]);
-    // Pinned so a change of generator (and of every deterministic transcript) is noticed.
-    expect(first.map((x) => x.toString(16))).toEqual(['9190299e', 'c1017b27', 'e3af522f']);
   });
 });

@@ -12,6 +12,7 @@ import { PciHost } from '../../../src/devices/pci';
 import { PicPair } from '../../../src/devices/pic';
 import { DiskImage, VirtioDevices } from '../../../src/devices/virtio/index';
 import { PhysMemory } from '../../../src/mmu/physmem';
+import { SeededRandom } from '../../../src/machine/seeded-random';
 import { Ring } from './rings';
 
 export const RAM = 4 << 20;
@@ -53,7 +54,8 @@ export function makeRig(o: RigOptions = {}) {
   const v = new VirtioDevices({
     aio, mem, bus, pci, pic, deterministic: o.deterministic ?? true, kick: () => { kicks++; }, report: (m) => reports.push(m),
     disks: (o.disks ?? []).map((d) => DiskImage.open(d.path, d.readOnly === true)),
-    console: o.console ? con : null, rng: o.rng === true, seed: o.seed,
+    console: o.console ? con : null, rng: o.rng === true,
+    random: (o.deterministic ?? true) || o.seed !== undefined ? new SeededRandom(o.seed ?? 0) : null,
   });
   /** Lets deferred work run: advance virtual time past the completion delay, then poll. */
   const settle = (): void => { clock.advance(1_000_000); aio.poll(false); };
