@@ -13,6 +13,7 @@ import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
 import { describePageTables, describeState } from './dump';
 import { X87 } from '../cpu/fpu/x87';
+import { KvmBackend, KvmError, type Irqchip, type KvmHost } from '../accel/kvm/backend';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
 export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
@@ -50,6 +51,10 @@ export interface MachineConfig {
   quantum?: number;
   /** Serial line timing: 'fast' (default; host speed) or 'real' (the programmed baud rate). */
   serialTiming?: 'fast' | 'real';
+  /** CPU backend: the interpreter (default) or KVM (throws MachineError when KVM is unusable). */
+  accel?: 'interp' | 'kvm';
+  /** With KVM: interrupt controllers in TypeScript ('user', default) or in the kernel. */
+  irqchip?: Irqchip;
 }
 
 export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget';
@@ -80,6 +85,8 @@ export class Machine {
   readonly serial: CharBackend;
   readonly loaded: LoadedImage;
   readonly cmdline: string;
+  /** The KVM backend when `accel: 'kvm'`; the Cpu then only mirrors the vCPU's registers. */
+  readonly kvm: KvmBackend | null = null;
   private stopRequest: RunOutcome | null = null;
   private paused = false;
   private inRun = false;
@@ -120,7 +127,15 @@ export class Machine {
     });
     if (config.debugIoport) this.platform.bus.traceIo = config.debugIoport;
     this.platform.com1.lineTiming = this.platform.com2.lineTiming = config.serialTiming ?? 'fast';
-    this.mem = new PhysMemory(ramBytes, this.platform.bus);
+    if (config.accel === 'kvm') {
+      if (config.deterministic) throw new MachineError('--deterministic needs the interpreter (--accel interp): KVM runs on the host clock');
+      try { this.kvm = KvmBackend.create(ramBytes, config.irqchip ?? 'user'); } catch (e) {
+        if (e instanceof KvmError) throw new MachineError(`--accel kvm: ${e.message}`);
+        throw e;
+      }
+    }
+    // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
+    this.mem = new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;
@@ -166,6 +181,15 @@ export class Machine {
     };
     this.loaded = loadKernel(spec, target);
     this.enter(this.loaded);
+    this.kvm?.attach(this.kvmHost);
+  }
+
+  /** What the KVM backend sees of this Machine. */
+  private get kvmHost(): KvmHost {
+    return {
+      cpu: this.cpu, aio: this.aio, platform: this.platform, traceStep: this.traceStep,
+      shouldReturn: () => this.stopRequest !== null || this.paused,
+    };
   }
 
   /** Sets the CPU up in the entry state the loader asked for. */
@@ -208,7 +232,7 @@ export class Machine {
   get isPaused(): boolean { return this.paused; }
 
   /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
-  dump(): string { return describeState(this.cpu); }
+  dump(): string { this.kvm?.syncToCpu(this.cpu); return describeState(this.cpu); }
   /** The page-table walk of `lins` and the mapped ranges of the current address space. */
   dumpPageTables(lins: number[]): string { return describePageTables(this.cpu, lins); }
 
@@ -217,6 +241,7 @@ export class Machine {
    * caller decides when to yield to the host event loop (see runAsync).
    */
   runFor(maxInstructions: number, hostBudgetNs = Infinity): RunOutcome | null {
+    if (this.kvm) return this.runForKvm(this.kvm, maxInstructions, hostBudgetNs);
     const start = this.cpu.icount;
     const host = this.aio.hostClock;
     const t0 = host.now();
@@ -273,6 +298,19 @@ export class Machine {
     }
   }
 
+  /** runFor with KVM: `maxInstructions` bounds vCPU exits (KVM counts no instructions). */
+  private runForKvm(kvm: KvmBackend, maxExits: number, hostBudgetNs: number): RunOutcome | null {
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.paused) return null;
+    const r = kvm.runFor(this.kvmHost, maxExits, hostBudgetNs);
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (!r) return null;
+    if (r.kind === 'poweroff') return this.finish({ reason: this.panicSeen ? 'panic' : 'poweroff', exitStatus: this.panicSeen ? EXIT_PANIC : EXIT_POWEROFF, message: this.panicSeen ? 'the kernel panicked' : r.message, instructions: 0 }, this.cpu.icount);
+    const dump = this.dump();
+    if (r.kind === 'triple-fault') return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+    return this.finish({ reason: 'guest-error', exitStatus: EXIT_GUEST_ERROR, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+  }
+
   private finish(o: RunOutcome, start: number): RunOutcome {
     this.platform.flushOutput();
     if (o.reason === 'reboot' && this.panicSeen) return { reason: 'panic', exitStatus: EXIT_PANIC, message: 'the kernel panicked (and asked to reboot)', instructions: this.cpu.icount - start };
@@ -294,5 +332,5 @@ export class Machine {
     return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats } };
   }
 
-  close(): void { this.aio.close(); }
+  close(): void { this.aio.close(); this.kvm?.close(); }
 }
