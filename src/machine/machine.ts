@@ -234,7 +234,7 @@ export class Machine {
   /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
   dump(): string { this.kvm?.syncToCpu(this.cpu); return describeState(this.cpu); }
   /** The page-table walk of `lins` and the mapped ranges of the current address space. */
-  dumpPageTables(lins: number[]): string { return describePageTables(this.cpu, lins); }
+  dumpPageTables(lins: number[]): string { this.kvm?.syncToCpu(this.cpu); return describePageTables(this.cpu, lins); }
 
   /**
    * Runs until the guest stops (or `maxInstructions` have run). Synchronous: the
@@ -329,6 +329,7 @@ export class Machine {
 
   /** Counters for --stats. */
   stats(): Record<string, unknown> {
+    if (this.kvm) return { accel: 'kvm', irqchip: this.kvm.irqchip, exits: this.kvm.exits, aio: { ...this.aio.stats } };
     return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats } };
   }
 
