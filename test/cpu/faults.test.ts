@@ -185,3 +185,27 @@ describe('real-mode exceptions through the IVT', () => {
     expect(h.r32(0x120)).toBe(0x12345678);
   });
 });
+
+describe('real mode: far transfers beyond the CS limit', () => {
+  // SDM Vol.2A JMP/CALL/RET, real-address mode: #GP(0) when the target offset is beyond
+  // the CS limit, raised before anything is pushed or loaded. Found by the KVM lockstep
+  // harness (66 9A with a 32-bit offset); the interpreter used to jump and fault later.
+  it('66 call far ptr16:32 with an offset above 0xFFFF faults at the CALL, stack untouched', () => {
+    const h = new Harness().real([0x66, 0x9a, 0x00, 0x00, 0x01, 0x00, 0x34, 0x12], 0x100); // call 0x1234:0x00010000
+    const f = h.runToFault();
+    expect(f.vector).toBe(13);
+    expect(f.eip).toBe(0x100);
+    expect(h.cpu.r32[4]).toBe(0xfff0 - 6); // only the #GP frame
+  });
+  it('66 jmp far and 66 retf likewise; an offset inside the limit still transfers', () => {
+    const j = new Harness().real([0x66, 0xea, 0x00, 0x00, 0x02, 0x00, 0x00, 0x10], 0x100);
+    expect(j.runToFault().vector).toBe(13);
+    const r = new Harness().real([0x66, 0x6a, 0x00, 0x66, 0x68, 0x00, 0x00, 0x01, 0x00, 0x66, 0xcb], 0x100); // push 0 ; push 0x10000 ; retf
+    const f = r.runToFault();
+    expect(f.vector).toBe(13);
+    expect(f.eip).toBe(0x109);
+    const ok = new Harness().real([0x66, 0xea, 0x10, 0x01, 0x00, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0xf4], 0x100); // jmp far 0x1000:0x0110 -> hlt
+    ok.runToHalt();
+    expect(ok.cpu.eip).toBe(0x111);
+  });
+});
