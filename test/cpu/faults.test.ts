@@ -209,3 +209,28 @@ describe('real mode: far transfers beyond the CS limit', () => {
     expect(ok.cpu.eip).toBe(0x111);
   });
 });
+
+describe('protected mode: RF in the EFLAGS image of a fault', () => {
+  // SDM Vol.3A §17.3.1.1: fault-class exceptions push EFLAGS with RF set (VMX/SVM hardware
+  // and KVM do); traps and INT n push it as it was. Found by the KVM lockstep harness.
+  const RF = 1 << 16;
+  it('#UD and #GP push RF=1', () => {
+    const h = new Harness().flat32([0xf4]);
+    h.prepare([0x0f, 0x0b]); // ud2
+    const ud = h.runToFault();
+    expect(ud.vector).toBe(UD);
+    expect(ud.eflags & RF).toBe(RF);
+    h.prepare([0x8e, 0xd8], { [EAX]: 0xfff8 }); // mov ds, ax with a selector beyond the GDT limit
+    const gp = h.runToFault();
+    expect(gp.vector).toBe(GP);
+    expect(gp.eflags & RF).toBe(RF);
+    expect(h.cpu.getEflags() & RF).toBe(0); // the handler itself runs with RF clear
+  });
+  it('INT n and INT3 push RF as it was (clear)', () => {
+    const h = new Harness().flat32([0xf4]);
+    h.prepare([0xcd, 0x40]);
+    expect(h.runToFault().eflags & RF).toBe(0);
+    h.prepare([0xcc]);
+    expect(h.runToFault().eflags & RF).toBe(0);
+  });
+});
