@@ -50,12 +50,15 @@ export function iret(cpu: Cpu, i: Insn): void {
 }
 
 export function loop(cpu: Cpu, i: Insn): void {
-  let c: number;
-  if (i.asize === 32) c = (cpu.r32[ECX] = cpu.r32[ECX] - 1); else c = (cpu.r16[ECX << 1] = cpu.r16[ECX << 1] - 1);
+  const c = i.asize === 32 ? (cpu.r32[ECX] - 1) | 0 : (cpu.r16[ECX << 1] - 1) & 0xffff;
   let take = c !== 0;
   if (i.op === 0xe0) take = take && !cpu.getZF();
   else if (i.op === 0xe1) take = take && cpu.getZF();
+  // The count is written only once the branch target has passed its limit check: a #GP
+  // from LOOP leaves ECX as it was, like every fault (SDM Vol.3A §6.5). Found by the KVM
+  // lockstep harness.
   if (take) jumpTo(cpu, i, cpu.eip + i.imm);
+  if (i.asize === 32) cpu.r32[ECX] = c; else cpu.r16[ECX << 1] = c;
 }
 export function jcxz(cpu: Cpu, i: Insn): void {
   const c = i.asize === 32 ? cpu.r32[ECX] : cpu.r16[ECX << 1];
