@@ -63,7 +63,10 @@ export function sregsFromCpu(cpu: Cpu, v: DataView, apicBase: number): void {
   const real = (cpu.cr0 & 1) === 0;
   for (const s of [ES, CS, SS, DS, FS, GS]) writeSegment(v, SEG_SLOT[s]!, cpu.segSel[s]!, cpu.segBase[s]!, cpu.segLimit[s]!, cpu.segAr[s]!, real);
   writeSegment(v, SREGS.TR, cpu.trSel, cpu.tr.base, cpu.tr.limit, cpu.tr.ar, false);
-  writeSegment(v, SREGS.LDT, cpu.ldtrSel, cpu.ldtr.base, cpu.ldtr.limit, cpu.ldtr.ar, false);
+  // A null LDTR selector means no LDT: KVM must see the LDTR unusable, or it would look
+  // selectors with TI=1 up in whatever the hidden cache still describes (found by the
+  // lockstep harness: KVM loaded DS from an "LDT" at linear 0).
+  writeSegment(v, SREGS.LDT, cpu.ldtrSel, cpu.ldtr.base, cpu.ldtr.limit, (cpu.ldtrSel & 0xfffc) === 0 ? cpu.ldtr.ar & ~AR_P : cpu.ldtr.ar, false);
   // TR must be a present busy TSS and LDTR a present LDT (or unusable) for VM entry
   // (SDM Vol.3C §26.3.1.2); the reset values of Cpu satisfy that.
   v.setBigUint64(SREGS.GDT, BigInt(cpu.gdtr.base >>> 0), true);
