@@ -2,7 +2,10 @@
 // shim compiles in. Skipped when the shim is not built.
 import { describe, expect, it } from 'vitest';
 import { KVM, RUN, SREGS, EVENTS, SIZEOF_REGS, SIZEOF_SREGS, SIZEOF_EVENTS, SIZEOF_GUEST_DEBUG, SIZEOF_SEGMENT, SIZEOF_CPUID_ENTRY2, SIZEOF_RUN } from '../../src/accel/kvm/abi';
-import { shim, shimReason } from './kvm-env';
+import { shim as loaded, shimReason } from './kvm-env';
+import type { KvmShim } from '../../src/accel/kvm/shim';
+
+const shim: KvmShim | string = loaded;
 import { cpuid } from '../../src/cpu/cpuid';
 import { policyEntries, encodeCpuid2, decodeCpuid2 } from '../../src/accel/kvm/cpuid';
 

@@ -44,6 +44,8 @@ export interface KvmHost {
 const EFLAGS_IF = 0x200;
 /** Longest KVM_RUN without returning to the loop (stdin, signals, pause requests). */
 const MAX_RUN_NS = 20e6;
+/** Longest stretch of exits without polling the event loop (bottom halves, fds). */
+const POLL_NS = 50_000;
 
 export class KvmBackend {
   readonly ram: ArrayBuffer;
@@ -129,12 +131,19 @@ export class KvmBackend {
     const t0 = hostClock.now();
     const user = this.irqchip === 'user';
     this.setSingleStep(host.traceStep !== null);
+    let lastPoll = -Infinity;
     for (let n = 0; ; n++) {
       if (host.shouldReturn() || n >= maxExits) return null;
-      const elapsed = hostClock.now() - t0;
+      const now = hostClock.now();
+      const elapsed = now - t0;
       if (elapsed > hostBudgetNs) return null;
-      aio.poll(false);
-      if (host.shouldReturn()) return null;
+      // The event loop every POLL_NS of host time or when a timer is due, not after every
+      // exit: a port-I/O-heavy guest exits every few microseconds.
+      if (now - lastPoll >= POLL_NS || this.halted || aio.timeoutNs() === 0) {
+        lastPoll = now;
+        aio.poll(false);
+        if (host.shouldReturn()) return null;
+      }
       if (this.halted) {
         if (!vm.ifFlag) return { kind: 'poweroff', message: 'the guest halted with interrupts disabled (power off)' };
         if (!line.pending()) {
