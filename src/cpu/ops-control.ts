@@ -41,7 +41,8 @@ export function callFarImm(cpu: Cpu, i: Insn): void { farCall(cpu, i.imm2, i.imm
 export function farIndirect(cpu: Cpu, i: Insn): void {
   const off = cpu.ea(i);
   const o = cpu.readSz(i.seg, off, i.size);
-  const sel = cpu.read16(i.seg, i.asize === 32 ? (off + i.size) >>> 0 : (off + i.size) & 0xffff);
+  // As for LDS/LES: the selector word past offset 0xFFFF faults rather than wrapping (see loadFarPtr).
+  const sel = cpu.read16(i.seg, i.asize === 32 ? (off + i.size) >>> 0 : off + i.size);
   if (i.reg === 3) farCall(cpu, sel, o, i.osize); else farJump(cpu, sel, o, i.osize);
 }
 export function iret(cpu: Cpu, i: Insn): void {

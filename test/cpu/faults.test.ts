@@ -234,3 +234,25 @@ describe('protected mode: RF in the EFLAGS image of a fault', () => {
     expect(h.runToFault().eflags & RF).toBe(0);
   });
 });
+
+describe('real mode: a far-pointer operand across offset 0xFFFF', () => {
+  // LDS/LES/LSS/LFS/LGS and CALL/JMP m16:16 read one 4-byte operand: at offset 0xFFFE its
+  // selector word lies beyond the 64 KiB limit, which faults (#GP for DS) on a 386+ rather
+  // than wrapping to offset 0. Found by the KVM lockstep harness.
+  it('lds si, [0xfffe] raises #GP and leaves DS and SI alone', () => {
+    const h = new Harness().real([0xc5, 0x36, 0xfe, 0xff], 0x100); // lds si, [0xfffe]
+    const ds0 = h.cpu.segSel[DS];
+    h.cpu.r32[6] = 0x1234;
+    const f = h.runToFault();
+    expect(f.vector).toBe(GP);
+    expect(h.cpu.segSel[DS]).toBe(ds0);
+    expect(h.cpu.r32[6]).toBe(0x1234);
+  });
+  it('call far [0xfffe] raises #GP before pushing anything', () => {
+    const h = new Harness().real([0xff, 0x1e, 0xfe, 0xff], 0x100); // call far [0xfffe]
+    const f = h.runToFault();
+    expect(f.vector).toBe(GP);
+    expect(f.eip).toBe(0x100);
+    expect(h.cpu.r32[4]).toBe(0xfff0 - 6);
+  });
+});
