@@ -544,6 +544,13 @@ export function explainDivergence(mode: LockstepMode, insn: Insn, ifault: { vec:
   // fault and outranks the operand's #GP/#SS (SDM Vol.3A §6.9, Table 6-2); KVM's emulator
   // reads the operand first.
   if (c === 0x8e && (insn.reg === 1 || insn.reg > 5) && diffs.some((d) => /^exception: interp #6, kvm (delivered )?#1[23]$/.test(d))) return 'MOV CS/reserved Sreg with a faulting memory operand: #UD outranks #GP/#SS (interpreter), KVM reads the operand first';
+  // The reserved hint-NOP space 0F 19-0F 1E: P6-family CPUs execute it as NOP Ev (SDM Vol.2B
+  // NOP, Table A-3), and so does the interpreter; KVM's emulator does not know it and
+  // injects #UD or #GP (or stops with an internal error, counted as "could not execute").
+  if (c >= 0x119 && c <= 0x11e && !ifault) return 'hint NOP 0F 19-0F 1E: KVM injects #UD/#GP, P6-family CPUs (and the interpreter) execute NOP';
+  // ARPL: KVM's emulator on this host either stops with an internal error (counted as
+  // "could not execute") or leaves garbage state and shuts down.
+  if (c === 0x63 && /^kvm: KVM_EXIT_SHUTDOWN/.test(diffs[0]!)) return 'ARPL: KVM mis-executes it (garbage state, then shutdown)';
   // ENTER: KVM's em_enter pushes (E)BP at the stack width whatever the operand size, and
   // never checks the new (E)SP against the SS limit; the SDM pushes BP at the operand size
   // and raises #SS(0) for a new SP outside the limit (Vol.2A ENTER).
@@ -576,12 +583,12 @@ export function explainDivergence(mode: LockstepMode, insn: Insn, ifault: { vec:
     // INT n/INT3/INTO with an operand-size prefix: the SDM's real-mode INT pushes 16-bit
     // FLAGS, CS and IP; KVM's emulate_int_real pushes at the operand size (a 12-byte frame).
     if (c >= 0xcc && c <= 0xce && insn.osize === 32) return 'real-mode INT with a 66 prefix: KVM pushes a 32-bit frame (emulate_int_real; SDM: 16-bit FLAGS/CS/IP)';
-    // A word pushed with SP < 2 straddles the top of the 64 KiB stack segment: #SS on a
-    // 386+ (SDM Vol.2B PUSH, real-address mode exceptions; Vol.3A §20.1.4), including while
-    // an exception or interrupt is being delivered; KVM's emulator wraps the write instead.
+    // A stack access that straddles the top of the 64 KiB stack segment (a push with SP < 2,
+    // a pop with SP > 0xFFFE - size) raises #SS on a 386+ (SDM Vol.2B PUSH/POP, real-address
+    // mode exceptions), also while an exception is being delivered; KVM's emulator wraps.
     const sp = pre[ESP]! & 0xffff;
     const ss = (ifault?.vec === 12) || diffs.some((d) => /faulted \(#12\)/.test(d));
-    if (ss && sp < 16) return 'real-mode stack push across offset 0xFFFF: KVM wraps, the SDM raises #SS (interpreter)';
+    if (ss && (sp < 16 || sp > 0xfff0)) return 'real-mode stack push across offset 0xFFFF: KVM wraps, the SDM raises #SS (interpreter)';
   }
   return null;
 }
