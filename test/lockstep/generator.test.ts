@@ -57,3 +57,13 @@ describe('known KVM divergences are recognised narrowly', () => {
     expect(explainDivergence('pm32', insn([0x01, 0xc8], 32), null, pre, ['eflags: interp 00040202, kvm 00000202 (differing 040000, undefined here 000)'])).toBeNull(); // AC only counts on delivery
   });
 });
+
+describe('combined divergences', () => {
+  it('ESP[31:16] cleared on delivery on top of REP SCAS flags is explained; on top of a register difference it is not', () => {
+    const i = decodeAt(new Uint8Array([0xf2, 0xaf]), 0, 16) as Insn; // repnz scasw
+    const pre = new Int32Array(10);
+    const fault = { vec: 13, err: 0 };
+    expect(explainDivergence('real', i, fault, pre, ['esp: interp 262eaa65, kvm 0000aa65', 'eflags: interp 00000406, kvm 00000482 (differing 000084, undefined here 000)', 'memory: 1 byte(s) differ, first at linear 0001aa69 (interp 06, kvm 82)'])).toMatch(/REP CMPS\/SCAS.*\+ real-mode exception/);
+    expect(explainDivergence('real', i, fault, pre, ['esp: interp 262eaa65, kvm 0000aa65', 'ecx: interp 00000001, kvm 00000002'])).toBeNull();
+  });
+});

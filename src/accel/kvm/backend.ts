@@ -166,7 +166,14 @@ export class KvmBackend {
       if (wait >= 0) timeout = Math.min(timeout, wait);
       timeout = Math.max(timeout, 10_000);
       this.synced = false;
-      const exit = vm.runOnce(timeout);
+      let exit;
+      try {
+        exit = vm.runOnce(timeout);
+      } catch (e) {
+        // KVM_RUN itself failed (e.g. EFAULT for a bad memory slot): the guest cannot go on.
+        if (e instanceof KvmError) return { kind: 'guest-error', message: e.message };
+        throw e;
+      }
       this.exits++;
       const action = handleExit(exit, host.platform.bus);
       switch (action) {

@@ -528,6 +528,29 @@ function undefinedDestination(insn: Insn, cpu: Cpu, preCl: number): number {
  * cases. Each predicate is as tight as the evidence allows; anything else is a mismatch.
  */
 export function explainDivergence(mode: LockstepMode, insn: Insn, ifault: { vec: number; err: number } | null, pre: Int32Array, diffs: string[]): string | null {
+  // Real-mode delivery clearing ESP[31:16] can come on top of another divergence in the
+  // same instruction: take it out first, then explain the rest (all of it, or nothing).
+  const c = insn.def!.code;
+  const delivered = ifault !== null || (c >= 0xcc && c <= 0xce);
+  if (mode === 'real' && delivered && diffs.length > 1) {
+    const rest = diffs.filter((d) => !espUpperCleared(d));
+    if (rest.length < diffs.length) {
+      const other = explainOne(mode, insn, ifault, pre, rest);
+      return other ? `${other} + ${ESP_UPPER}` : null;
+    }
+  }
+  return explainOne(mode, insn, ifault, pre, diffs);
+}
+
+const ESP_UPPER = 'real-mode exception/interrupt delivery: KVM clears ESP[31:16], the SDM updates SP only (interpreter)';
+
+/** An "esp:" difference where only KVM's upper half is cleared. */
+function espUpperCleared(d: string): boolean {
+  const m = /^esp: interp ([0-9a-f]+), kvm ([0-9a-f]+)$/.exec(d);
+  return m !== null && (parseInt(m[1]!, 16) & 0xffff) === parseInt(m[2]!, 16) && parseInt(m[2]!, 16) <= 0xffff;
+}
+
+function explainOne(mode: LockstepMode, insn: Insn, ifault: { vec: number; err: number } | null, pre: Int32Array, diffs: string[]): string | null {
   const c = insn.def!.code;
   const only = (re: RegExp): boolean => diffs.every((d) => re.test(d));
   // AAM/AAD: SDM Vol.2A sets SF, ZF and PF from AL; KVM's em_aam/em_aad compute them with a
@@ -551,6 +574,11 @@ export function explainDivergence(mode: LockstepMode, insn: Insn, ifault: { vec:
   // ARPL: KVM's emulator on this host either stops with an internal error (counted as
   // "could not execute") or leaves garbage state and shuts down.
   if (c === 0x63 && /^kvm: KVM_EXIT_SHUTDOWN/.test(diffs[0]!)) return 'ARPL: KVM mis-executes it (garbage state, then shutdown)';
+  // POP Sreg with a 32-bit operand at the top of the stack segment: the interpreter checks
+  // all four popped bytes against the SS limit (#SS, SDM Vol.2B POP "If the starting or
+  // ending stack address is not within the stack segment"), KVM only the two it loads and
+  // then faults on the selector (#GP). Processors differ in how much they read here.
+  if ([0x07, 0x17, 0x1f, 0x1a1, 0x1a9].includes(c) && insn.osize === 32 && (pre[ESP]! & 0xffff) >= 0xfffd && diffs.some((d) => /^exception: interp #12, kvm (delivered )?#13$/.test(d))) return 'POP Sreg (32-bit operand) at the SS limit: the interpreter checks 4 bytes (#SS), KVM 2 (then #GP on the selector)';
   // ENTER: KVM's em_enter pushes (E)BP at the stack width whatever the operand size, and
   // never checks the new (E)SP against the SS limit; the SDM pushes BP at the operand size
   // and raises #SS(0) for a new SP outside the limit (Vol.2A ENTER).
@@ -574,12 +602,7 @@ export function explainDivergence(mode: LockstepMode, insn: Insn, ifault: { vec:
     if (c === 0xcd && (insn.imm & 0xff) >= 0x80 && diffs.some((d) => /^eip: /.test(d))) return 'real-mode INT n with n >= 0x80: PVM does not deliver it under single-step';
     // Delivering an exception or interrupt with a 16-bit stack updates SP only; KVM leaves
     // ESP[31:16] cleared (SDM Vol.3A §20.1.4: real-mode delivery pushes with SP).
-    if (diffs.length === 1 && /^esp: /.test(diffs[0]!)) {
-      const m = /^esp: interp ([0-9a-f]+), kvm ([0-9a-f]+)/.exec(diffs[0]!);
-      if (m && (parseInt(m[1]!, 16) & 0xffff) === parseInt(m[2]!, 16) && parseInt(m[2]!, 16) <= 0xffff && /^\d/.test(String(ifault?.vec ?? (c >= 0xcc && c <= 0xce ? 0 : 'x')))) {
-        return 'real-mode exception/interrupt delivery: KVM clears ESP[31:16], the SDM updates SP only (interpreter)';
-      }
-    }
+    if (diffs.length === 1 && espUpperCleared(diffs[0]!) && (ifault !== null || (c >= 0xcc && c <= 0xce))) return ESP_UPPER;
     // INT n/INT3/INTO with an operand-size prefix: the SDM's real-mode INT pushes 16-bit
     // FLAGS, CS and IP; KVM's emulate_int_real pushes at the operand size (a 12-byte frame).
     if (c >= 0xcc && c <= 0xce && insn.osize === 32) return 'real-mode INT with a 66 prefix: KVM pushes a 32-bit frame (emulate_int_real; SDM: 16-bit FLAGS/CS/IP)';
