@@ -9,7 +9,7 @@ const common = {
   sourcemap: true,
   logLevel: 'warning',
   // chalk/commander are real dependencies; keep them external so they resolve from node_modules.
-  external: ['chalk', 'commander'],
+  external: ['chalk', 'commander', 'v86'],
   banner: { js: "import { createRequire as __ts86_cr } from 'module'; const require = __ts86_cr(import.meta.url);" },
 };
 
@@ -23,6 +23,8 @@ await build({
     'bench/boot': 'bench/boot.ts',
     lockstep: 'src/accel/lockstep/main.ts',
     'bench/kvm-exits': 'bench/kvm-exits.ts',
+    'bench/v86-boot': 'bench/v86-boot.ts',
+    'bench/snapshot': 'bench/snapshot.ts',
   },
   outdir: 'dist',
 });

@@ -17,6 +17,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CMDLINE } from '../src/machine/machine';
+import { installPeers, qemuPeer, v86Peer, type Peer } from './peers';
 
 /** The repository root: this file is bench/boot.ts, or dist/bench/boot.js once built. */
 function findRoot(): string {
@@ -44,6 +46,8 @@ export interface BootRun {
   exitCode: number | null;
   /** Guest instructions at exit (--stats), or NaN. */
   instructions: number;
+  /** The --stats JSON printed at exit, if any. */
+  stats?: Record<string, unknown>;
   tail: string;
 }
 
@@ -65,11 +69,15 @@ export function bootOnce(args: string[], timeoutMs: number, marker = 'ts86-ready
       clearTimeout(timer);
       const exit = secs();
       let instructions = NaN;
+      let stats: Record<string, unknown> | undefined;
       const brace = err.indexOf('\n{');
       if (brace >= 0) {
-        try { instructions = Number((JSON.parse(err.slice(brace + 1)) as { instructions?: number }).instructions ?? NaN); } catch { /* no stats */ }
+        try {
+          stats = JSON.parse(err.slice(brace + 1)) as Record<string, unknown>;
+          instructions = Number(stats.instructions ?? NaN);
+        } catch { /* no stats */ }
       }
-      resolvePromise({ first, ready, exit, exitCode: code, instructions, tail: `${out.slice(-1500)}\n${err.slice(0, 3000)}` });
+      resolvePromise({ first, ready, exit, exitCode: code, instructions, stats, tail: `${out.slice(-1500)}\n${err.slice(0, 3000)}` });
     });
   });
 }
@@ -93,46 +101,101 @@ function fetchDebianKernel(): string | null {
   return resolve(path);
 }
 
-interface Row { guest: string; runs: BootRun[] }
+interface Row {
+  guest: string;
+  emulator: string;
+  /** Seconds to the ready marker, one per run (NaN for a run without the marker). */
+  ready: number[];
+  instructions: number[];
+  skipped?: string;
+  /** ts86 only: the --stats counters of the median run. */
+  stats?: Record<string, unknown>;
+}
 
 function fmt(x: number, digits: number): string { return Number.isNaN(x) ? '-' : x.toFixed(digits); }
 
+function printTable(header: string[], table: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const t of table) console.log(line(t));
+}
+
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--install-peers')) installPeers(ROOT);
+  const withPeers = !argv.includes('--no-peers') && process.env.BENCH_PEERS !== '0';
   const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
   const timeoutMs = Number(process.env.BENCH_TIMEOUT ?? 1800) * 1000;
   const mem = process.env.BENCH_MEM ?? '256';
   if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: run `node esbuild.config.mjs` first');
   const params = `loglevel=1 ${process.env.BENCH_PARAMS ? `${process.env.BENCH_PARAMS} ` : ''}ts86.run=true`;
   const guests: { name: string; kernel: string }[] = [];
-  if (existsSync(KERNEL) && existsSync(INITRD)) guests.push({ name: 'embedded (fixtures/linux/bzImage)', kernel: KERNEL });
+  if (existsSync(KERNEL) && existsSync(INITRD)) guests.push({ name: 'embedded', kernel: KERNEL });
   else console.log('# embedded guest: skipped (fixtures/linux missing)');
   const deb = existsSync(INITRD) ? fetchDebianKernel() : null;
-  if (deb) guests.push({ name: `debian (${deb.split('/').pop()})`, kernel: deb });
+  if (deb) guests.push({ name: `debian ${deb.split('/').pop()}`, kernel: deb });
+  const peers: Peer[] = withPeers ? [v86Peer(ROOT), qemuPeer()] : [];
+  // The peers get exactly the command line ts86 gives the kernel (kvmtool's defaults + the parameters).
+  const cmdline = `${DEFAULT_CMDLINE} ${params}`;
 
   const rows: Row[] = [];
   for (const g of guests) {
     const args = ['run', '-k', g.kernel, '-i', INITRD, '-m', mem, '-p', params, '--stats'];
-    console.log(`# ${g.name}: node bin/ts86.js ${args.map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
-    const row: Row = { guest: g.name, runs: [] };
+    console.log(`# ${g.name} / ts86: node bin/ts86.js ${args.map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
+    const row: Row = { guest: g.name, emulator: 'ts86', ready: [], instructions: [] };
+    const all: BootRun[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await bootOnce(args, timeoutMs);
-      row.runs.push(r);
+      all.push(r);
+      row.ready.push(r.ready);
+      row.instructions.push(r.instructions);
       console.log(`#   run ${i + 1}/${runs}: first output ${fmt(r.first, 2)} s, ready ${fmt(r.ready, 2)} s, exit ${fmt(r.exit, 2)} s (status ${r.exitCode}), ${fmt(r.instructions / 1e6, 1)} M instructions`);
       if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); break; }
     }
+    const med = median(row.ready);
+    row.stats = (all.reduce((best, r) => (Math.abs(r.ready - med) < Math.abs(best.ready - med) ? r : best), all[0])).stats;
     rows.push(row);
+    for (const p of peers) {
+      const prow: Row = { guest: g.name, emulator: p.name, ready: [], instructions: [] };
+      const why = p.unavailable();
+      if (why) { prow.skipped = why; console.log(`# ${g.name} / ${p.name}: skipped (${why})`); rows.push(prow); continue; }
+      console.log(`# ${g.name} / ${p.name}: ${cmdline}`);
+      for (let i = 0; i < runs; i++) {
+        const r = await p.boot(g.kernel, INITRD, cmdline, Number(mem), timeoutMs, 'ts86-ready');
+        prow.ready.push(r.ready);
+        prow.instructions.push(r.instructions);
+        console.log(`#   run ${i + 1}/${runs}: ready ${fmt(r.ready, 2)} s, ${fmt(r.instructions / 1e6, 1)} M instructions`);
+        if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); break; }
+      }
+      rows.push(prow);
+    }
   }
 
-  const header = ['guest', 'runs', 'first output s', 'ready s (median)', 'exit s (median)', 'guest Minsns', 'MIPS'];
+  console.log(`\n# seconds from process start to the ready marker, median of ${runs} runs; ratios are ts86 / peer (lower is better for ts86)`);
+  const header = ['guest', 'emulator', 'runs', 'ready s (median)', 'guest M insns', 'M insns/s', 'ts86 / this'];
   const table = rows.map((r) => {
-    const insns = median(r.runs.map((x) => x.instructions)), exit = median(r.runs.map((x) => x.exit));
-    return [r.guest, String(r.runs.length), fmt(median(r.runs.map((x) => x.first)), 2), fmt(median(r.runs.map((x) => x.ready)), 2), fmt(exit, 2), fmt(insns / 1e6, 1), fmt(insns / exit / 1e6, 1)];
+    if (r.skipped) return [r.guest, r.emulator, '0', 'skipped', '-', '-', '-'];
+    const ready = median(r.ready), insns = median(r.instructions);
+    const ts86 = rows.find((x) => x.guest === r.guest && x.emulator === 'ts86');
+    const ratio = ts86 && r !== ts86 ? median(ts86.ready) / ready : NaN;
+    return [r.guest, r.emulator, String(r.ready.length), fmt(ready, 2), fmt(insns / 1e6, 0), fmt(insns / ready / 1e6, 1), r === ts86 ? '1.00' : fmt(ratio, 2)];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of table) console.log(line(t));
+  printTable(header, table);
+
+  const counters = rows.filter((r) => r.stats);
+  if (counters.length > 0) {
+    console.log('\n# ts86 TLB / reverse-map / code-cache counters per boot (--stats of the median run)');
+    const pick = (s: Record<string, unknown>, group: string, key: string): string => {
+      const g = s[group] as Record<string, number> | undefined;
+      return g && typeof g[key] === 'number' ? String(g[key]) : '-';
+    };
+    const cols: [string, string, string][] = [['tlb', 'hits', 'TLB hits'], ['tlb', 'misses', 'TLB misses'], ['tlb', 'flushes', 'flushes'],
+      ['tlb', 'cr3Switches', 'CR3 switches'], ['rmap', 'allocs', 'rmap allocs'], ['rmap', 'steals', 'steals'],
+      ['rmap', 'invalidations', 'invalidations'], ['code', 'decodes', 'decodes'], ['code', 'invalidations', 'code inval.']];
+    printTable(['guest', 'emulator', ...cols.map((c) => c[2])], counters.map((r) => [r.guest, r.emulator, ...cols.map(([g, k]) => pick(r.stats ?? {}, g, k))]));
+  }
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;

@@ -9,16 +9,19 @@ export interface Clock {
 
 /**
  * The host's monotonic clock. This file is the ONLY place in ts86 that reads host
- * time (process.hrtime.bigint). Time 0 is the moment the clock was constructed.
+ * time (performance.now(), Date.now()). Time `startNs` (default 0) is the moment the clock was constructed.
  */
 export class HostClock implements Clock {
   readonly kind = 'host';
   private readonly origin = performance.now();
 
+  /** `startNs`: the time now() reads at construction (a restored snapshot continues its clock). */
+  constructor(private readonly startNs = 0) {}
+
   /** Nanoseconds since construction. performance.now() (a double, no allocation) rather than
    * process.hrtime.bigint(): the run loop reads this clock around every vCPU slice. */
   now(): number {
-    return Math.round((performance.now() - this.origin) * 1e6);
+    return this.startNs + Math.round((performance.now() - this.origin) * 1e6);
   }
 
   /**

@@ -14,6 +14,9 @@ import { runWithGdb, parseGdbDevice } from '../debug/gdbstub';
 import { parseTraceRange, traceRun } from '../debug/trace';
 import { createWriteStream } from 'node:fs';
 import { chooseAccel } from './accel-choice';
+import { DEFAULT_IPS } from '../machine/machine';
+import { SnapshotError } from '../machine/snapshot-format';
+import { checkDeterminismOpts, installDeterminism, parseRtcBase, parseSeed, readSerialScript, type DeterminismOpts } from './run-determinism';
 
 /** Parses -m: MiB by default, or with a K/M/G suffix. */
 export function parseMem(v: string): number {
@@ -87,6 +90,7 @@ interface RunOpts {
   deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
   gdb?: string; s?: boolean; S?: boolean;
 }
+type RunOptsAll = RunOpts & DeterminismOpts;
 
 export function registerRunCommand(program: Command): void {
   program
@@ -112,19 +116,27 @@ export function registerRunCommand(program: Command): void {
     .option('--trace-range <lo-hi>', 'trace only instructions at linear addresses LO..HI (hex)')
     .option('--trace-max <n>', 'at most N trace lines (default 1000000); the guest then runs on at full speed')
     .option('--deterministic', 'virtual clock from executed instructions; same input, same run')
-    .option('--ips <n>', 'nominal instructions per second of the virtual clock', '100000000')
+    .option('--ips <n>', 'nominal instructions per second of the virtual clock', String(DEFAULT_IPS))
+    .option('--rtc-base <time>', 'RTC time at boot: Unix seconds or ISO 8601 (default: host time; 2000-01-01 with --deterministic)')
+    .option('--seed <n>', 'seed of the machine PRNG device models use (default 0 with --deterministic, else random)')
+    .option('--trace-hash <n>', 'print a state hash every N instructions (N:cpu leaves RAM out: cheaper)')
+    .option('--state-hash', 'print the full state hash (RAM, CPU, devices) at exit')
+    .option('--snapshot-out <file>', 'write a snapshot to FILE at exit, or on --snapshot-on / Ctrl-A s')
+    .option('--snapshot-on <trigger>', 'when to write the snapshot: marker:TEXT (serial output) or icount:N')
+    .option('--restore <file>', 'continue from a snapshot (it fixes kernel, memory, command line and clock)')
+    .option('--serial-script <file>', 'drive the console: expect "text", send "text\\n", wait 2s, at 10s, timeout 30s')
     .option('--flat-addr <addr>', 'load address for flat binaries', '0x100000')
     .addOption(new Option('--bits <n>', 'entry mode for flat binaries').choices(['16', '32']).default('32'))
     .option('--gdb <dev>', 'serve the gdb remote protocol on DEV: tcp::PORT or tcp:HOST:PORT')
     .option('-s', 'shorthand for --gdb tcp::1234')
     .option('-S', 'with --gdb/-s: do not run the first instruction until gdb continues')
-    .action(async (kernelArg: string | undefined, o: RunOpts) => {
+    .action(async (kernelArg: string | undefined, o: RunOptsAll) => {
       const code = await runCommand(kernelArg, o);
       process.exitCode = code;
     });
 }
 
-async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<number> {
+async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise<number> {
   const cpus = Number(o.cpus);
   if (!Number.isInteger(cpus) || cpus < 1) throw new UserError(`-c ${o.cpus}: the number of vCPUs must be a positive integer`);
   const memMiB = o.mem !== undefined ? parseMem(o.mem) : defaultMemMiB(cpus);
@@ -139,29 +151,42 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
     if (!existsSync(path)) throw new UserError(`-d ${path}: no such file`);
     try { accessSync(path, flags.includes('ro') ? fsc.R_OK : fsc.R_OK | fsc.W_OK); } catch { throw new UserError(`-d ${path}: cannot open it ${flags.includes('ro') ? 'for reading' : 'for reading and writing'}`); }
   }
-  const { kernelPath, kernel, initrds } = readGuestFiles(o.kernel ?? kernelArg, o.initrd);
+  checkDeterminismOpts(o);
+  if (o.restore && (o.kernel || kernelArg || o.initrd || o.params || o.mem)) throw new UserError('--restore: the snapshot fixes the kernel, initrd, command line and memory; drop -k/-i/-p/-m');
+  const rtcEpochSeconds = o.rtcBase !== undefined ? parseRtcBase(o.rtcBase) : undefined;
+  const seed = o.seed !== undefined ? parseSeed(o.seed) : undefined;
+  if (o.serialScript) readSerialScript(o.serialScript); // a missing script is an error before the banner
+  const restoreBytes = o.restore ? readInput(o.restore, 'snapshot') : null;
+  const { kernelPath, kernel, initrds } = restoreBytes ? { kernelPath: o.restore!, kernel: new Uint8Array(0), initrds: [] } : readGuestFiles(o.kernel ?? kernelArg, o.initrd);
   const name = o.name ?? `guest-${process.pid}`;
   const flatAddr = Number(o.flatAddr);
   if (!Number.isInteger(flatAddr) || flatAddr < 0) throw new UserError(`--flat-addr ${o.flatAddr}: not an address`);
   const ips = Number(o.ips);
   if (!(ips > 0)) throw new UserError(`--ips ${o.ips}: must be a positive number`);
 
-  const interpOnly = [o.gdb !== undefined || o.s ? '--gdb' : '', o.trace !== undefined ? '--trace' : '', o.deterministic ? '--deterministic' : ''].filter(Boolean);
+  // Options built on the interpreter's instruction count or its complete CPU state.
+  const interpOnly = [
+    o.gdb !== undefined || o.s ? '--gdb' : '', o.trace !== undefined ? '--trace' : '', o.deterministic ? '--deterministic' : '',
+    o.traceHash !== undefined ? '--trace-hash' : '', o.stateHash ? '--state-hash' : '', o.snapshotOut !== undefined ? '--snapshot-out' : '', o.restore !== undefined ? '--restore' : '',
+  ].filter(Boolean);
   const accel = chooseAccel({ accel: o.accel, irqchip: o.irqchip, interpOnly });
 
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t) });
+  let snapshotNow = (): void => {};
+  const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t), onSnapshot: () => snapshotNow() });
   let machine: Machine | undefined;
   try {
-    machine = new Machine({
+    if (restoreBytes) machine = Machine.fromSnapshot(restoreBytes, { serial: consoleOut, debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined });
+    else machine = new Machine({
       name, memMiB, cpus, kernel: { path: kernelPath, image: kernel }, initrds, params: o.params ?? '',
-      serial: consoleOut, deterministic: o.deterministic, ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32,
+      serial: consoleOut, deterministic: o.deterministic, ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32, rtcEpochSeconds, seed,
       debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined,
       accel: accel.accel, irqchip: o.irqchip === 'kernel' ? 'kernel' : 'user',
     });
   } catch (e) {
     if (e instanceof LoaderError) throw new UserError(`${kernelPath}: ${e.message}`);
     if (e instanceof MachineError) throw new UserError(e.message);
+    if (e instanceof SnapshotError) throw new UserError(`--restore ${o.restore}: ${e.message}`);
     throw e;
   }
   const m = machine;
@@ -170,6 +195,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   if (traceRange === null) throw new UserError(`--trace-range ${o.traceRange}: use LO-HI (hex addresses, LO <= HI)`);
   const traceMax = o.traceMax !== undefined ? Number(o.traceMax) : 1_000_000;
   if (!Number.isInteger(traceMax) || traceMax < 1) throw new UserError(`--trace-max ${o.traceMax}: a positive number of lines`);
+  const det = installDeterminism(m, o, (l) => process.stderr.write(chalk.dim(`  # ${l}\n`)));
+  snapshotNow = det.snapshotNow;
   const onQuit = (): void => { process.stderr.write(`\n${m.dump()}\n`); };
   const onUsr2 = (): void => { if (m.isPaused) m.resume(); else m.pause(); process.stderr.write(chalk.dim(`\n  # guest ${m.isPaused ? 'paused' : 'resumed'}\n`)); };
   const onInt = (): void => m.stop('interrupted (SIGINT)');
@@ -178,7 +205,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
   // The banner comes once the signal handlers are in place: it tells a watcher (or a test) the run is live.
-  process.stderr.write(chalk.dim(`  # ts86 run -k ${kernelPath}${initrds.length ? ` -i ${initrds.map((x) => x.path).join(',')}` : ''} -m ${memMiB} -c ${cpus} --name ${name} [accel: ${accelNote}]\n`));
+  if (restoreBytes) process.stderr.write(chalk.dim(`  # ${m.loaded.describe} (${o.restore}) at instruction ${m.cpu.icount}${m.config.deterministic ? ' (deterministic)' : ''}\n`));
+  else process.stderr.write(chalk.dim(`  # ts86 run -k ${kernelPath}${initrds.length ? ` -i ${initrds.map((x) => x.path).join(',')}` : ''} -m ${memMiB} -c ${cpus} --name ${name} [accel: ${accelNote}]\n`));
   if (o.debug) {
     process.stderr.write(chalk.dim(`  # loaded ${m.loaded.describe}\n  # command line: ${m.cmdline}\n`));
     m.platform.post.onCode = (v: number) => process.stderr.write(chalk.dim(`  # POST 0x${v.toString(16).padStart(2, '0')}\n`));
@@ -214,7 +242,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOpts): Promise<nu
     if (lins.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new UserError(`--dump-pagetables ${o.dumpPagetables.join(',')}: not a linear address`);
     process.stderr.write(`${m.dumpPageTables(lins.length ? lins : [(m.cpu.segBase[1] + m.cpu.eip) >>> 0])}\n`);
   }
-  if (o.stats) process.stderr.write(`${JSON.stringify(m.stats(), null, 2)}\n`);
+  det.atExit();
+  if (o.stats) process.stderr.write(`${JSON.stringify({ ...m.stats(), stateHash: m.stateHash() }, null, 2)}\n`);
   return outcome.exitStatus;
 }
 

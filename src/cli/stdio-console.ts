@@ -1,6 +1,6 @@
 // The terminal as the guest's console: output to stdout, input from stdin in raw
-// mode (always restored), and kvmtool-style escapes: Ctrl-A x quits, Ctrl-A h lists
-// the escapes, Ctrl-A Ctrl-A sends a literal Ctrl-A.
+// mode (always restored), and kvmtool-style escapes: Ctrl-A x quits, Ctrl-A s writes
+// a snapshot (--snapshot-out), Ctrl-A h lists the escapes, Ctrl-A Ctrl-A sends a literal Ctrl-A.
 import type { AioContext } from '../aio/aio-context';
 import type { Timer } from '../aio/timer';
 import type { CharBackend } from '../devices/chardev';
@@ -8,18 +8,20 @@ import { writeSync } from 'node:fs';
 
 const CTRL_A = 0x01;
 
-export const ESCAPE_HELP = '\r\n  Ctrl-A x    quit\r\n  Ctrl-A h    this help\r\n  Ctrl-A C-a  send Ctrl-A to the guest\r\n';
+export const ESCAPE_HELP = '\r\n  Ctrl-A x    quit\r\n  Ctrl-A s    write a snapshot (--snapshot-out FILE)\r\n  Ctrl-A h    this help\r\n  Ctrl-A C-a  send Ctrl-A to the guest\r\n';
 
 export interface StdioConsoleOptions {
   interactive: boolean;
   onQuit: () => void;
   onHelp: (text: string) => void;
+  /** Ctrl-A s. */
+  onSnapshot?: () => void;
 }
 
 /** Filters the Ctrl-A escapes out of terminal input. Exported for tests. */
 export class EscapeFilter {
   private pending = false;
-  constructor(private readonly onQuit: () => void, private readonly onHelp: (t: string) => void) {}
+  constructor(private readonly onQuit: () => void, private readonly onHelp: (t: string) => void, private readonly onSnapshot: () => void = () => {}) {}
   filter(data: Uint8Array): Uint8Array {
     const out: number[] = [];
     for (const b of data) {
@@ -27,6 +29,7 @@ export class EscapeFilter {
         this.pending = false;
         if (b === 0x78 || b === 0x58) this.onQuit(); // x
         else if (b === 0x68 || b === 0x48 || b === 0x3f) this.onHelp(ESCAPE_HELP); // h, ?
+        else if (b === 0x73 || b === 0x53) this.onSnapshot(); // s
         else if (b === CTRL_A) out.push(CTRL_A);
         continue;
       }
@@ -49,7 +52,7 @@ export class StdioConsole implements CharBackend {
   private readonly restore = (): void => this.detach();
 
   constructor(private readonly opts: StdioConsoleOptions) {
-    this.escapes = new EscapeFilter(opts.onQuit, opts.onHelp);
+    this.escapes = new EscapeFilter(opts.onQuit, opts.onHelp, () => opts.onSnapshot?.());
   }
 
   write(data: Uint8Array): void {

@@ -14,12 +14,25 @@ export interface CharBackend {
 
 /** Output kept in memory; input injected with `input()`. What the tests use. */
 export class BufferCharBackend implements CharBackend {
-  private chunks: number[] = [];
+  // Output kept as one growing byte array (doubling), and its Latin-1 text decoded
+  // incrementally: tests poll `text` in loops, and a guest can print megabytes
+  // (a spread of millions of char codes into String.fromCharCode overflows the stack).
+  private buf = new Uint8Array(4096);
+  private len = 0;
+  private decoded = '';
   private rx: ((data: Uint8Array) => void) | null = null;
   private pendingInput: Uint8Array[] = [];
 
   write(data: Uint8Array): void {
-    for (const b of data) this.chunks.push(b);
+    if (this.len + data.length > this.buf.length) {
+      let cap = this.buf.length;
+      while (cap < this.len + data.length) cap *= 2;
+      const grown = new Uint8Array(cap);
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+    this.buf.set(data, this.len);
+    this.len += data.length;
   }
 
   setReceiver(rx: ((data: Uint8Array) => void) | null): void {
@@ -35,15 +48,19 @@ export class BufferCharBackend implements CharBackend {
   }
 
   get bytes(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    return this.buf.slice(0, this.len);
   }
 
   get text(): string {
-    return String.fromCharCode(...this.chunks);
+    if (this.decoded.length < this.len) {
+      this.decoded += Buffer.from(this.buf.buffer, this.buf.byteOffset + this.decoded.length, this.len - this.decoded.length).toString('latin1');
+    }
+    return this.decoded;
   }
 
   clear(): void {
-    this.chunks = [];
+    this.len = 0;
+    this.decoded = '';
   }
 }
 

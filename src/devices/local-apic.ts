@@ -461,7 +461,7 @@ export class LocalApic implements MsrHandler, Device<LocalApicState> {
     this.irrCount = this.irr.reduce((n, w) => { let c = 0; for (let x = w; x; x &= x - 1) c++; return n + c; }, 0);
     this.initialCount = s.initialCount; this.divideConfig = s.divideConfig;
     if (s.timerRunning) this.startTimer(s.timerCountAtStart, s.timerStartNs);
-    else { this.timerRunning = false; this.timer.del(); }
+    else { this.timerRunning = false; this.timer.del(); this.timerStartNs = s.timerStartNs; this.timerCountAtStart = s.timerCountAtStart; }
     this.remap();
   }
 }

@@ -11,9 +11,15 @@ import { PhysMemory } from '../mmu/physmem';
 import { loadKernel, type LoadedImage, type KernelSpec } from '../loader/index';
 import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
-import { describePageTables, describeState } from './dump';
+import { describePageTables, describeState, peekLinear } from './dump';
 import { X87 } from '../cpu/fpu/x87';
 import { KvmBackend, KvmError, type Irqchip, type KvmHost } from '../accel/kvm/backend';
+import { SerialConsole } from './serial-console';
+import { SeededRandom } from './seeded-random';
+import { decodeSnapshot, type Snapshot } from './snapshot-format';
+import { applySnapshot, captureSnapshot, machineHashedState } from './machine-snapshot';
+import { hashState } from './state-hash';
+import { randomInt } from 'node:crypto';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
 export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
@@ -37,10 +43,17 @@ export interface MachineConfig {
   debugcon?: CharBackend;
   /** Virtual clock from executed instructions instead of the host clock. */
   deterministic?: boolean;
-  /** Nominal instructions per second of the virtual clock (default 100 M). */
+  /** Nominal instructions per second of the virtual clock (default 100 M: DEFAULT_IPS). */
   ips?: number;
   /** RTC time at boot in Unix seconds (default: host time, or 2000-01-01 when deterministic). */
   rtcEpochSeconds?: number;
+  /**
+   * Seed of the machine's PRNG (`Machine.random`), the only randomness device models
+   * may use (default: 0 when deterministic, else a random seed).
+   */
+  seed?: number;
+  /** Restore this (decoded, checked) snapshot instead of loading `kernel` (see Machine.fromSnapshot). */
+  restore?: Snapshot;
   /** Trace every port/MMIO access to this sink. */
   debugIoport?: (line: string) => void;
   /** Flat binaries: load address and mode. */
@@ -57,7 +70,7 @@ export interface MachineConfig {
   irqchip?: Irqchip;
 }
 
-export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget';
+export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget' | 'script-failed';
 
 export interface RunOutcome {
   reason: StopReason;
@@ -69,6 +82,12 @@ export interface RunOutcome {
 
 /** Exit statuses (README "Exit status"). */
 export const EXIT_POWEROFF = 0, EXIT_REBOOT = 0, EXIT_TRIPLE_FAULT = 3, EXIT_GUEST_ERROR = 4, EXIT_PANIC = 5, EXIT_STOPPED = 130;
+/** A serial script's expect timed out. */
+export const EXIT_SCRIPT_FAILED = 1;
+/** The virtual clock's default rate: 100 M instructions per second of guest time. */
+export const DEFAULT_IPS = 100_000_000;
+/** The RTC's time at boot in deterministic runs: 2000-01-01T00:00:00Z. */
+export const DEFAULT_RTC_BASE = 946684800;
 
 const EFLAGS_IF = 0x200;
 const MIB = 1024 * 1024;
@@ -82,15 +101,25 @@ export class Machine {
   readonly mem: PhysMemory;
   readonly cpu: Cpu;
   readonly platform: PcPlatform;
-  readonly serial: CharBackend;
+  /** COM1 as the host sees it: transcript, input, waitFor (it forwards to config.serial). */
+  readonly serial: SerialConsole;
   readonly loaded: LoadedImage;
   readonly cmdline: string;
   /** The KVM backend when `accel: 'kvm'`; the Cpu then only mirrors the vCPU's registers. */
   readonly kvm: KvmBackend | null = null;
+  /** The only randomness device models may use: seeded, saved in snapshots. */
+  readonly random: SeededRandom;
+  readonly seed: number;
+  /** The RTC's Unix time at clock time 0. */
+  readonly rtcEpochSeconds: number;
   private stopRequest: RunOutcome | null = null;
+  private breakRequested = false;
+  /** Callbacks due at an instruction count, sorted by count (trace hashes, snapshot triggers). */
+  private icountHooks: { at: number; cb: () => void }[] = [];
+  private readonly boundaryBh;
+  private boundaryCallbacks: (() => void)[] = [];
   private paused = false;
   private inRun = false;
-  private consoleTail = '';
   private readonly quantum: number;
   /** Measured guest instructions per host second (host-clock runs size their slices with it). */
   private ipsEstimate = 20e6;
@@ -106,22 +135,35 @@ export class Machine {
     const ramBytes = config.memMiB * MIB;
     this.quantum = config.quantum ?? 200_000;
     let cpuRef: Cpu | null = null;
-    this.clock = config.deterministic ? new VirtualClock(() => (cpuRef ? cpuRef.icount : 0), config.ips ?? 100_000_000) : new HostClock();
+    const restore = config.restore;
+    this.clock = config.deterministic ? new VirtualClock(() => (cpuRef ? cpuRef.icount : 0), config.ips ?? DEFAULT_IPS) : new HostClock(restore?.header.clock.nowNs ?? 0);
     this.aio = new AioContext({ clock: this.clock });
-    this.serial = config.serial ?? new BufferCharBackend();
-    const serialOut = this.serial;
+    this.boundaryBh = this.aio.newBottomHalf(() => { for (const cb of this.boundaryCallbacks.splice(0)) cb(); }, 'machine-boundary');
+    this.seed = (config.seed ?? (config.deterministic ? 0 : randomInt(0x7fffffff))) >>> 0;
+    this.random = new SeededRandom(this.seed);
+    const serialOut = config.serial ?? new BufferCharBackend();
     // Watch the console for a kernel panic so the exit status can say so.
     const watched: CharBackend = {
       write: (d) => { serialOut.write(d); this.watchConsole(d); },
       setReceiver: (rx) => serialOut.setReceiver(rx),
     };
+    this.serial = new SerialConsole(watched);
+    this.serial.driver = { runUntil: (done, ms, what) => this.runUntilCondition(done, ms, what), requestBreak: () => this.requestBreak() };
+    if (config.deterministic) {
+      // Host input (a terminal, a pipe) arrives whenever the host delivers it; a
+      // deterministic machine applies it at the next whole virtual millisecond.
+      this.serial.hostInputFilter = (d, deliver) => {
+        const at = (Math.floor(this.clock.now() / 1e6) + 1) * 1e6;
+        this.at(at, () => deliver(d));
+      };
+    }
     this.platform = new PcPlatform({
       aio: this.aio,
       ramBytes,
       cpus,
-      com1: watched,
-      debugcon: config.debugcon ?? watched,
-      rtcEpochSeconds: config.rtcEpochSeconds ?? (config.deterministic ? 946684800 : HostClock.wallClockSeconds()),
+      com1: this.serial,
+      debugcon: config.debugcon ?? this.serial,
+      rtcEpochSeconds: this.rtcEpochSeconds = config.rtcEpochSeconds ?? (config.deterministic ? DEFAULT_RTC_BASE : HostClock.wallClockSeconds()),
       onExit: (status) => this.requestStop({ reason: 'debug-exit', exitStatus: status, message: `isa-debug-exit: guest wrote 0x${((status - 1) >> 1).toString(16)}`, instructions: 0 }),
       onReset: () => this.requestStop({ reason: 'reboot', exitStatus: EXIT_REBOOT, message: 'the guest requested a reboot', instructions: 0 }),
     });
@@ -129,6 +171,7 @@ export class Machine {
     this.platform.com1.lineTiming = this.platform.com2.lineTiming = config.serialTiming ?? 'fast';
     if (config.accel === 'kvm') {
       if (config.deterministic) throw new MachineError('--deterministic needs the interpreter (--accel interp): KVM runs on the host clock');
+      if (config.restore) throw new MachineError('snapshots need the interpreter (--accel interp)');
       try { this.kvm = KvmBackend.create(ramBytes, config.irqchip ?? 'user'); } catch (e) {
         if (e instanceof KvmError) throw new MachineError(`--accel kvm: ${e.message}`);
         throw e;
@@ -156,6 +199,15 @@ export class Machine {
       this.cpu.flushCodeCache();
     };
     this.aio.onEarlierDeadline = () => { if (this.inRun) this.cpu.requestStop(); };
+
+    if (restore) {
+      // A restored machine: no kernel is loaded; every piece of state comes from the
+      // snapshot (checked against this machine's devices before anything changes).
+      this.cmdline = restore.header.config.cmdline;
+      this.loaded = { kind: 'flat', describe: `restored snapshot of ${restore.header.config.describe}`, entry: { mode: 'real', eip: 0 } };
+      applySnapshot(this, restore);
+      return;
+    }
 
     // Load the kernel.
     const params = config.params ?? '';
@@ -188,7 +240,7 @@ export class Machine {
   private get kvmHost(): KvmHost {
     return {
       cpu: this.cpu, aio: this.aio, platform: this.platform, traceStep: this.traceStep,
-      shouldReturn: () => this.stopRequest !== null || this.paused,
+      shouldReturn: () => this.stopRequest !== null || this.paused || this.breakRequested,
     };
   }
 
@@ -209,6 +261,11 @@ export class Machine {
     names.forEach((n, k) => { const v = r[n]; if (v !== undefined) cpu.r32[k] = v; });
   }
 
+  /** @internal Console tail and panic flag, for snapshots. */
+  consoleTail = '';
+  /** @internal */
+  panicSeen = false;
+
   private watchConsole(d: Uint8Array): void {
     this.consoleTail = (this.consoleTail + String.fromCharCode(...d)).slice(-256);
     if (this.consoleTail.includes('Kernel panic - not syncing')) {
@@ -216,12 +273,14 @@ export class Machine {
       this.panicSeen = true;
     }
   }
-  private panicSeen = false;
 
   private requestStop(o: RunOutcome): void {
     if (!this.stopRequest) this.stopRequest = o;
     this.cpu.requestStop();
   }
+
+  /** Stops the run with this outcome at the next instruction boundary (a failed serial script, say). */
+  stopWith(o: Omit<RunOutcome, 'instructions'>): void { this.requestStop({ ...o, instructions: 0 }); }
 
   /** Asks the run loop to stop at the next instruction boundary. */
   stop(message = 'stopped by request'): void {
@@ -248,6 +307,8 @@ export class Machine {
     for (;;) {
       if (this.stopRequest) return this.finish(this.stopRequest, start);
       if (this.paused) return null;
+      if (this.icountHooks.length && this.cpu.icount >= this.icountHooks[0]!.at) { this.icountHooks.shift()!.cb(); continue; }
+      if (this.breakRequested) { this.breakRequested = false; return null; }
       const used = this.cpu.icount - start;
       if (used >= maxInstructions) return null;
       if (host.now() - t0 > hostBudgetNs) return null;
@@ -281,6 +342,7 @@ export class Machine {
         }
       }
       slice = Math.max(1, Math.min(slice, maxInstructions - used));
+      if (this.icountHooks.length) slice = Math.max(1, Math.min(slice, this.icountHooks[0]!.at - this.cpu.icount));
       if (this.traceStep) slice = 1;
       this.inRun = true;
       const i0 = this.cpu.icount, h0 = host.now();
@@ -304,6 +366,7 @@ export class Machine {
     if (this.paused) return null;
     const r = kvm.runFor(this.kvmHost, maxExits, hostBudgetNs);
     if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.breakRequested) { this.breakRequested = false; return null; }
     if (!r) return null;
     if (r.kind === 'poweroff') return this.finish({ reason: this.panicSeen ? 'panic' : 'poweroff', exitStatus: this.panicSeen ? EXIT_PANIC : EXIT_POWEROFF, message: this.panicSeen ? 'the kernel panicked' : r.message, instructions: 0 }, this.cpu.icount);
     const dump = this.dump();
@@ -334,4 +397,112 @@ export class Machine {
   }
 
   close(): void { this.aio.close(); this.kvm?.close(); }
+
+  // ---- determinism, snapshots and the test API (README "Library API") ----------
+
+  /** Builds a machine from a snapshot file's bytes (checked completely first; SnapshotError says why not). */
+  static fromSnapshot(bytes: Uint8Array, overrides: Partial<Pick<MachineConfig, 'serial' | 'debugcon' | 'debugIoport' | 'cpu'>> = {}): Machine {
+    const snap = decodeSnapshot(bytes);
+    const c = snap.header.config;
+    return new Machine({
+      memMiB: c.memMiB, cpus: c.cpus, kernel: { path: c.kernelPath, image: new Uint8Array(0) }, cmdline: c.cmdline,
+      deterministic: c.deterministic, ips: c.ips, seed: c.seed, rtcEpochSeconds: c.rtcEpochSeconds,
+      serialTiming: c.serialTiming, quantum: c.quantum, ...overrides, restore: snap,
+    });
+  }
+
+  /** The whole machine state as a snapshot file (see snapshot-format.ts). Call between runs, not from a device callback. */
+  snapshot(): Uint8Array {
+    if (this.kvm) throw new MachineError('snapshots need the interpreter (--accel interp)');
+    return captureSnapshot(this);
+  }
+
+  /** SHA-256 (hex) of RAM, CPU, devices, clock and PRNG; `ram: false` leaves RAM out (cheaper). */
+  stateHash(opts: { ram?: boolean } = {}): string {
+    this.kvm?.syncToCpu(this.cpu);
+    return hashState(machineHashedState(this), opts.ram === false ? null : this.mem.ram);
+  }
+
+  /** Machine-clock time in ns (virtual in deterministic runs). */
+  now(): number { return this.clock.now(); }
+
+  /** Makes the run loop return (null) at the next instruction boundary; the guest is unaffected. */
+  requestBreak(): void { this.breakRequested = true; this.cpu.requestStop(); }
+
+  /** Runs `cb` at the next instruction boundary (from inside a device callback, say). */
+  atBoundary(cb: () => void): void {
+    this.boundaryCallbacks.push(cb);
+    this.boundaryBh.schedule();
+    this.cpu.requestStop();
+  }
+
+  /** Runs `cb` when the machine clock reaches `ns`; returns a cancel function. */
+  at(ns: number, cb: () => void): () => void {
+    const t = this.aio.newTimer(cb, 'machine-at');
+    t.mod(ns);
+    return () => t.del();
+  }
+
+  /** Runs `cb` at the instruction boundary where the instruction count reaches `icount`. */
+  atInstructionCount(icount: number, cb: () => void): void {
+    const hooks = this.icountHooks;
+    let k = hooks.length;
+    while (k > 0 && hooks[k - 1]!.at > icount) k--;
+    hooks.splice(k, 0, { at: icount, cb });
+    if (this.inRun) this.cpu.requestStop();
+  }
+
+  /** The outcome once the guest has stopped (poweroff, exit, ...), else null. */
+  outcome: RunOutcome | null = null;
+
+  /**
+   * Runs until `done()` holds (checked at every return of the run loop), yielding to
+   * the host event loop between slices. Rejects when the guest stops first or after
+   * `hostTimeoutMs` of host time.
+   */
+  async runUntilCondition(done: () => boolean, hostTimeoutMs: number, what: string): Promise<void> {
+    const host = this.aio.hostClock, deadline = host.now() + hostTimeoutMs * 1e6;
+    while (!done()) {
+      if (this.outcome) throw new MachineError(`waiting for ${what}: the guest stopped (${this.outcome.message})\n--- console tail ---\n${this.serial.text.slice(-1500)}`);
+      if (host.now() > deadline) throw new MachineError(`waiting for ${what}: timed out after ${hostTimeoutMs} ms (host time)\n--- console tail ---\n${this.serial.text.slice(-1500)}`);
+      const r = this.runFor(Infinity, 20e6);
+      if (r) this.outcome = r;
+      else await new Promise<void>((res) => setImmediate(res));
+    }
+  }
+
+  /** Runs until the instruction count is exactly `icount` (or the guest stops). */
+  async runUntilInstruction(icount: number, hostTimeoutMs = 600_000): Promise<void> {
+    let reached = false;
+    this.atInstructionCount(icount, () => { reached = true; this.requestBreak(); });
+    await this.runUntilCondition(() => reached || this.cpu.icount >= icount, hostTimeoutMs, `instruction ${icount}`);
+  }
+
+  /** Executes `n` instructions (devices and timers run as usual). */
+  step(n = 1): RunOutcome | null {
+    const r = this.runFor(n);
+    if (r) this.outcome = r;
+    return r;
+  }
+
+  /** Architectural registers (EFLAGS materialised). */
+  regs(): Record<'eax' | 'ecx' | 'edx' | 'ebx' | 'esp' | 'ebp' | 'esi' | 'edi' | 'eip' | 'eflags' | 'cs' | 'ss' | 'ds' | 'es' | 'fs' | 'gs' | 'cr0' | 'cr2' | 'cr3' | 'cr4', number> {
+    const c = this.cpu, r = (k: number): number => c.r32[k]! >>> 0, sel = (k: number): number => c.segSel[k]! & 0xffff;
+    return {
+      eax: r(0), ecx: r(1), edx: r(2), ebx: r(3), esp: r(4), ebp: r(5), esi: r(6), edi: r(7), eip: c.eip >>> 0, eflags: c.getEflags(),
+      es: sel(0), cs: sel(1), ss: sel(2), ds: sel(3), fs: sel(4), gs: sel(5), cr0: c.cr0 >>> 0, cr2: c.cr2 >>> 0, cr3: c.cr3 >>> 0, cr4: c.cr4 >>> 0,
+    };
+  }
+
+  /** A copy of guest-physical RAM [addr, addr+len) (throws outside RAM). */
+  readMemory(addr: number, len: number): Uint8Array {
+    if (!Number.isInteger(addr) || !Number.isInteger(len) || addr < 0 || len < 0 || !this.mem.rangeOk(addr, len)) throw new MachineError(`readMemory(0x${addr.toString(16)}, ${len}): outside guest RAM`);
+    return this.mem.ram.slice(addr, addr + len);
+  }
+
+  /** A copy of guest memory at a linear address through the current page tables (null bytes where unmapped). */
+  readLinear(lin: number, len: number): (number | null)[] { return peekLinear(this.cpu, lin >>> 0, len); }
+
+  /** Releases host resources (fd watchers); the machine cannot run afterwards. */
+  dispose(): void { this.close(); }
 }

@@ -56,6 +56,9 @@ export class KvmBackend {
   private halted = false;
   private stepping = false;
   private synced = true;
+  private closed = false;
+  /** The Machine's Cpu, which mirrors the vCPU (set by attach). */
+  private mirror: Cpu | null = null;
 
   private constructor(shim: KvmShim, ramBytes: number, irqchip: Irqchip) {
     this.irqchip = irqchip;
@@ -79,6 +82,7 @@ export class KvmBackend {
   /** After the loader: memory slot, vCPU, CPUID, interrupt wiring, and the Cpu's entry state copied in. */
   attach(host: KvmHost): void {
     const vm = this.vm;
+    this.mirror = host.cpu;
     vm.mapMemory(0, 0, this.ram);
     vm.createVcpu();
     vm.setCpuid(policyEntries({ fpu: host.cpu.fpu !== null, fxsr: host.cpu.fpu !== null, apic: true, apicId: 0 }, vm.supportedCpuid()));
@@ -108,7 +112,7 @@ export class KvmBackend {
 
   /** Copies the vCPU's state into the Cpu (for dumps, traces and the debugger). */
   syncToCpu(cpu: Cpu): void {
-    if (this.synced) return;
+    if (this.synced || this.closed) return;
     regsToCpu(this.vm.getRegs(), cpu);
     sregsToCpu(this.vm.getSregs(), cpu);
     cpu.halted = this.halted;
@@ -206,7 +210,13 @@ export class KvmBackend {
     host.traceStep?.(host.cpu);
   }
 
-  close(): void { this.vm.close(); }
+  /** Leaves the final vCPU state in the Cpu (stats, hashes and dumps after the run read it), then closes KVM. */
+  close(): void {
+    if (this.closed) return;
+    if (this.mirror) this.syncToCpu(this.mirror);
+    this.closed = true;
+    this.vm.close();
+  }
 }
 
 export { KvmError } from './vm';
