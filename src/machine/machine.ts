@@ -365,6 +365,8 @@ export class Machine {
     if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
     if (this.paused) return null;
     const r = kvm.runFor(this.kvmHost, maxExits, hostBudgetNs);
+    // Between runs the Cpu mirrors the vCPU (library callers, SIGQUIT dumps, hashes read it).
+    kvm.syncToCpu(this.cpu);
     if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
     if (this.breakRequested) { this.breakRequested = false; return null; }
     if (!r) return null;

@@ -77,6 +77,18 @@ describe.skipIf(!kvm.ok)(`fixtures under --accel kvm vs the interpreter${kvm.ok 
       .toThrow(/--deterministic needs the interpreter/);
   });
 
+  it('snapshots and state hashes read the vCPU; a snapshot itself needs the interpreter', () => {
+    const m = new Machine({ memMiB: 64, kernel: { path: 'hlt', image: new Uint8Array([0xb8, 0x34, 0x12, 0xf4]) }, accel: 'kvm', flatBits: 16, flatAddr: 0x7c00 });
+    try {
+      expect(m.runFor(Infinity, 1e9)?.reason).toBe('poweroff'); // mov ax, 0x1234 ; hlt with IF=0
+      expect(m.cpu.r32[0]! & 0xffff).toBe(0x1234); // the Cpu mirrors the vCPU once something looks
+      expect(m.stateHash({ ram: false })).toMatch(/^[0-9a-f]{64}$/);
+      expect(() => m.snapshot()).toThrow(/need the interpreter/);
+    } finally {
+      m.close();
+    }
+  });
+
   it('a guest that spins without exiting is still preempted for device timers (the deadline kick)', async () => {
     // jmp $ forever, with the PIT unprogrammed: only the host-time budget ends runFor.
     const m = new Machine({ memMiB: 64, kernel: { path: 'spin', image: new Uint8Array([0xeb, 0xfe]) }, accel: 'kvm', flatBits: 16, flatAddr: 0x7c00 });
