@@ -13,6 +13,7 @@ import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
 import { describePageTables, describeState, peekLinear } from './dump';
 import { X87 } from '../cpu/fpu/x87';
+import { KvmBackend, KvmError, type Irqchip, type KvmHost } from '../accel/kvm/backend';
 import { SerialConsole } from './serial-console';
 import { SeededRandom } from './seeded-random';
 import { decodeSnapshot, type Snapshot } from './snapshot-format';
@@ -71,6 +72,10 @@ export interface MachineConfig {
   quantum?: number;
   /** Serial line timing: 'fast' (default; host speed) or 'real' (the programmed baud rate). */
   serialTiming?: 'fast' | 'real';
+  /** CPU backend: the interpreter (default) or KVM (throws MachineError when KVM is unusable). */
+  accel?: 'interp' | 'kvm';
+  /** With KVM: interrupt controllers in TypeScript ('user', default) or in the kernel. */
+  irqchip?: Irqchip;
 }
 
 export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget' | 'script-failed';
@@ -111,6 +116,8 @@ export class Machine {
   readonly virtio: VirtioDevices;
   /** Guest errors that stopped a virtio device (NEEDS_RESET), with their dumps. */
   readonly deviceErrors: string[] = [];
+  /** The KVM backend when `accel: 'kvm'`; the Cpu then only mirrors the vCPU's registers. */
+  readonly kvm: KvmBackend | null = null;
   /** The only randomness device models may use: seeded, saved in snapshots. */
   readonly random: SeededRandom;
   readonly seed: number;
@@ -177,7 +184,16 @@ export class Machine {
     });
     if (config.debugIoport) this.platform.bus.traceIo = config.debugIoport;
     this.platform.com1.lineTiming = this.platform.com2.lineTiming = config.serialTiming ?? 'fast';
-    this.mem = new PhysMemory(ramBytes, this.platform.bus);
+    if (config.accel === 'kvm') {
+      if (config.deterministic) throw new MachineError('--deterministic needs the interpreter (--accel interp): KVM runs on the host clock');
+      if (config.restore) throw new MachineError('snapshots need the interpreter (--accel interp)');
+      try { this.kvm = KvmBackend.create(ramBytes, config.irqchip ?? 'user'); } catch (e) {
+        if (e instanceof KvmError) throw new MachineError(`--accel kvm: ${e.message}`);
+        throw e;
+      }
+    }
+    // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
+    this.mem = new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;
@@ -247,6 +263,15 @@ export class Machine {
       throw e;
     }
     this.enter(this.loaded);
+    this.kvm?.attach(this.kvmHost);
+  }
+
+  /** What the KVM backend sees of this Machine. */
+  private get kvmHost(): KvmHost {
+    return {
+      cpu: this.cpu, aio: this.aio, platform: this.platform, traceStep: this.traceStep,
+      shouldReturn: () => this.stopRequest !== null || this.paused || this.breakRequested,
+    };
   }
 
   /** Sets the CPU up in the entry state the loader asked for. */
@@ -296,15 +321,16 @@ export class Machine {
   get isPaused(): boolean { return this.paused; }
 
   /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
-  dump(): string { return describeState(this.cpu); }
+  dump(): string { this.kvm?.syncToCpu(this.cpu); return describeState(this.cpu); }
   /** The page-table walk of `lins` and the mapped ranges of the current address space. */
-  dumpPageTables(lins: number[]): string { return describePageTables(this.cpu, lins); }
+  dumpPageTables(lins: number[]): string { this.kvm?.syncToCpu(this.cpu); return describePageTables(this.cpu, lins); }
 
   /**
    * Runs until the guest stops (or `maxInstructions` have run). Synchronous: the
    * caller decides when to yield to the host event loop (see runAsync).
    */
   runFor(maxInstructions: number, hostBudgetNs = Infinity): RunOutcome | null {
+    if (this.kvm) return this.runForKvm(this.kvm, maxInstructions, hostBudgetNs);
     const start = this.cpu.icount;
     const host = this.aio.hostClock;
     const t0 = host.now();
@@ -364,6 +390,22 @@ export class Machine {
     }
   }
 
+  /** runFor with KVM: `maxInstructions` bounds vCPU exits (KVM counts no instructions). */
+  private runForKvm(kvm: KvmBackend, maxExits: number, hostBudgetNs: number): RunOutcome | null {
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.paused) return null;
+    const r = kvm.runFor(this.kvmHost, maxExits, hostBudgetNs);
+    // Between runs the Cpu mirrors the vCPU (library callers, SIGQUIT dumps, hashes read it).
+    kvm.syncToCpu(this.cpu);
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.breakRequested) { this.breakRequested = false; return null; }
+    if (!r) return null;
+    if (r.kind === 'poweroff') return this.finish({ reason: this.panicSeen ? 'panic' : 'poweroff', exitStatus: this.panicSeen ? EXIT_PANIC : EXIT_POWEROFF, message: this.panicSeen ? 'the kernel panicked' : r.message, instructions: 0 }, this.cpu.icount);
+    const dump = this.dump();
+    if (r.kind === 'triple-fault') return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+    return this.finish({ reason: 'guest-error', exitStatus: EXIT_GUEST_ERROR, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+  }
+
   private finish(o: RunOutcome, start: number): RunOutcome {
     this.platform.flushOutput();
     if (o.reason === 'reboot' && this.panicSeen) return { reason: 'panic', exitStatus: EXIT_PANIC, message: 'the kernel panicked (and asked to reboot)', instructions: this.cpu.icount - start };
@@ -382,10 +424,11 @@ export class Machine {
 
   /** Counters for --stats. */
   stats(): Record<string, unknown> {
+    if (this.kvm) return { accel: 'kvm', irqchip: this.kvm.irqchip, exits: this.kvm.exits, aio: { ...this.aio.stats }, virtio: this.virtio.stats() };
     return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats }, virtio: this.virtio.stats() };
   }
 
-  close(): void { this.aio.close(); this.virtio.close(); }
+  close(): void { this.aio.close(); this.kvm?.close(); this.virtio.close(); }
 
   // ---- determinism, snapshots and the test API (README "Library API") ----------
 
@@ -401,10 +444,14 @@ export class Machine {
   }
 
   /** The whole machine state as a snapshot file (see snapshot-format.ts). Call between runs, not from a device callback. */
-  snapshot(): Uint8Array { return captureSnapshot(this); }
+  snapshot(): Uint8Array {
+    if (this.kvm) throw new MachineError('snapshots need the interpreter (--accel interp)');
+    return captureSnapshot(this);
+  }
 
   /** SHA-256 (hex) of RAM, CPU, devices, clock and PRNG; `ram: false` leaves RAM out (cheaper). */
   stateHash(opts: { ram?: boolean } = {}): string {
+    this.kvm?.syncToCpu(this.cpu);
     return hashState(machineHashedState(this), opts.ram === false ? null : this.mem.ram);
   }
 
