@@ -21,8 +21,11 @@ await build({
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',
     'bench/boot': 'bench/boot.ts',
+    lockstep: 'src/accel/lockstep/main.ts',
+    'bench/kvm-exits': 'bench/kvm-exits.ts',
     'bench/v86-boot': 'bench/v86-boot.ts',
     'bench/snapshot': 'bench/snapshot.ts',
+    'bench/virtio-blk': 'bench/virtio-blk.ts',
   },
   outdir: 'dist',
 });

@@ -13,6 +13,7 @@ import { StdioConsole } from './stdio-console';
 import { runWithGdb, parseGdbDevice } from '../debug/gdbstub';
 import { parseTraceRange, traceRun } from '../debug/trace';
 import { createWriteStream } from 'node:fs';
+import { chooseAccel } from './accel-choice';
 import { DEFAULT_IPS } from '../machine/machine';
 import { SnapshotError } from '../machine/snapshot-format';
 import { checkDeterminismOpts, installDeterminism, parseRtcBase, parseSeed, readSerialScript, type DeterminismOpts } from './run-determinism';
@@ -84,10 +85,10 @@ export function readGuestFiles(kernelArg: string | undefined, initrdArg: string 
 
 interface RunOpts {
   name?: string; cpus: string; mem?: string; kernel?: string; initrd?: string; params?: string; disk: string[];
-  console: string; accel: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
+  console: string; accel: string; irqchip: string; debug?: boolean; debugIoport?: boolean; debugSingleStep?: boolean; stats?: boolean;
   trace?: string; traceRange?: string; traceMax?: string;
   deterministic?: boolean; ips?: string; flatAddr?: string; bits?: string; dumpPagetables?: string[];
-  gdb?: string; s?: boolean; S?: boolean;
+  gdb?: string; s?: boolean; S?: boolean; rng?: boolean;
 }
 type RunOptsAll = RunOpts & DeterminismOpts;
 
@@ -103,8 +104,10 @@ export function registerRunCommand(program: Command): void {
     .option('-i, --initrd <files>', 'initrd; for multiboot, modules separated by commas ("file args,file2")')
     .option('-p, --params <params>', 'kernel parameters, appended to the defaults')
     .option('-d, --disk <image[,ro]>', 'disk image (repeatable; up to 4)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .addOption(new Option('--console <kind>', 'guest console').choices(['serial', 'virtio']).default('serial'))
+    .addOption(new Option('--console <kind>', 'guest console: serial (ttyS0) or virtio (hvc0; the kernel gets console=hvc0)').choices(['serial', 'virtio']).default('serial'))
+    .option('--rng', 'a virtio-rng device (host randomness; the seeded machine PRNG with --deterministic or --seed)')
     .addOption(new Option('--accel <kind>', 'CPU backend').choices(['auto', 'kvm', 'interp']).default('auto'))
+    .addOption(new Option('--irqchip <where>', 'with KVM: PIC/APIC/PIT in TypeScript (user) or in the kernel').choices(['user', 'kernel']).default('user'))
     .option('--debug', 'print loader and platform details, POST codes')
     .option('--debug-ioport', 'trace every port access to stderr')
     .option('--debug-single-step', 'trace every instruction (CS:EIP) to stderr')
@@ -139,8 +142,6 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
   if (!Number.isInteger(cpus) || cpus < 1) throw new UserError(`-c ${o.cpus}: the number of vCPUs must be a positive integer`);
   const memMiB = o.mem !== undefined ? parseMem(o.mem) : defaultMemMiB(cpus);
   if (memMiB < 64) throw new UserError(`-m ${o.mem}: at least 64 MiB of guest RAM is needed`);
-  if (o.console === 'virtio') throw new UserError('--console virtio: the virtio console is not implemented yet (use --console serial)');
-  if (o.accel === 'kvm') throw new UserError('--accel kvm: the KVM backend is not implemented yet (use --accel interp or auto)');
   if (o.S && o.gdb === undefined && !o.s) throw new UserError('-S waits for gdb: give --gdb tcp::PORT or -s too');
   if (o.gdb !== undefined && !parseGdbDevice(o.gdb)) throw new UserError(`--gdb ${o.gdb}: not a gdb device (use tcp::PORT or tcp:HOST:PORT)`);
   if (o.disk.length > 4) throw new UserError(`${o.disk.length} disks given: at most 4`);
@@ -163,16 +164,31 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
   const ips = Number(o.ips);
   if (!(ips > 0)) throw new UserError(`--ips ${o.ips}: must be a positive number`);
 
+  // Options built on the interpreter's instruction count or its complete CPU state.
+  const interpOnly = [
+    o.gdb !== undefined || o.s ? '--gdb' : '', o.trace !== undefined ? '--trace' : '', o.deterministic ? '--deterministic' : '',
+    o.traceHash !== undefined ? '--trace-hash' : '', o.stateHash ? '--state-hash' : '', o.snapshotOut !== undefined ? '--snapshot-out' : '', o.restore !== undefined ? '--restore' : '',
+  ].filter(Boolean);
+  const accel = chooseAccel({ accel: o.accel, irqchip: o.irqchip, interpOnly });
+
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   let snapshotNow = (): void => {};
   const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t), onSnapshot: () => snapshotNow() });
   let machine: Machine | undefined;
+  // virtio devices: also given to a restore, which needs the same device set as the snapshot.
+  const virtioOpts = {
+    console: o.console === 'virtio' ? 'virtio' as const : 'serial' as const, rng: o.rng === true,
+    disks: o.disk.map((d) => { const [path, ...flags] = d.split(','); return { path, readOnly: flags.includes('ro') }; }),
+    onDeviceError: (msg: string) => process.stderr.write(chalk.red(`\n  # ${msg}\n`)),
+  };
   try {
-    if (restoreBytes) machine = Machine.fromSnapshot(restoreBytes, { serial: consoleOut, debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined });
+    if (restoreBytes) machine = Machine.fromSnapshot(restoreBytes, { serial: consoleOut, debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined, ...virtioOpts });
     else machine = new Machine({
       name, memMiB, cpus, kernel: { path: kernelPath, image: kernel }, initrds, params: o.params ?? '',
       serial: consoleOut, deterministic: o.deterministic, ips, flatAddr, flatBits: o.bits === '16' ? 16 : 32, rtcEpochSeconds, seed,
+      ...virtioOpts,
       debugIoport: o.debugIoport ? (l) => process.stderr.write(`${l}\n`) : undefined,
+      accel: accel.accel, irqchip: o.irqchip === 'kernel' ? 'kernel' : 'user',
     });
   } catch (e) {
     if (e instanceof LoaderError) throw new UserError(`${kernelPath}: ${e.message}`);
@@ -181,7 +197,7 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
     throw e;
   }
   const m = machine;
-  const accelNote = o.accel === 'auto' ? 'interp (no KVM backend yet)' : 'interp';
+  const accelNote = accel.note;
   const traceRange = o.traceRange !== undefined ? parseTraceRange(o.traceRange) : undefined;
   if (traceRange === null) throw new UserError(`--trace-range ${o.traceRange}: use LO-HI (hex addresses, LO <= HI)`);
   const traceMax = o.traceMax !== undefined ? Number(o.traceMax) : 1_000_000;
@@ -202,7 +218,6 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
     process.stderr.write(chalk.dim(`  # loaded ${m.loaded.describe}\n  # command line: ${m.cmdline}\n`));
     m.platform.post.onCode = (v: number) => process.stderr.write(chalk.dim(`  # POST 0x${v.toString(16).padStart(2, '0')}\n`));
   }
-  if (o.disk.length) process.stderr.write(chalk.yellow(`  # warning: virtio-blk is not implemented yet; ${o.disk.join(' ')} not attached\n`));
   if (o.debugSingleStep) m.traceStep = (cpu) => process.stderr.write(`${cpu.segSel[1].toString(16).padStart(4, '0')}:${cpu.eip.toString(16).padStart(8, '0')}\n`);
 
   consoleOut.attach(m.aio);

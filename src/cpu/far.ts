@@ -14,6 +14,15 @@ function setRealCS(cpu: Cpu, sel: number, eip: number): void {
   cpu.eip = eip;
 }
 
+/**
+ * Real-address (and virtual-8086) mode far JMP/CALL/RET: a target offset beyond the CS
+ * limit raises #GP(0) before anything changes (SDM Vol.2A JMP, CALL, RET "Operation",
+ * real-address mode branches). Found by the KVM lockstep harness (a 66-prefixed far call).
+ */
+function checkRealTarget(cpu: Cpu, eip: number): void {
+  if (eip > cpu.segLimit[CS]) cpu.raise(GP, 0);
+}
+
 /** Checks a direct far target code segment for JMP/CALL (SDM Vol.2A JMP "Far jumps in protected mode"). */
 function checkDirectCode(cpu: Cpu, sel: number): void {
   if (cd.conforming) {
@@ -24,7 +33,11 @@ function checkDirectCode(cpu: Cpu, sel: number): void {
 
 /** JMP ptr16:16/32, JMP m16:16/32. */
 export function farJump(cpu: Cpu, sel: number, off: number, osize: number): void {
-  if (!cpu.protectedMode) return setRealCS(cpu, sel, osize === 32 ? off >>> 0 : off & 0xffff);
+  if (!cpu.protectedMode) {
+    const eip = osize === 32 ? off >>> 0 : off & 0xffff;
+    checkRealTarget(cpu, eip);
+    return setRealCS(cpu, sel, eip);
+  }
   if ((sel & 0xfffc) === 0) cpu.raise(GP, 0);
   loadDesc(cpu, sel, cd);
   if (cd.isCode) {
@@ -66,6 +79,7 @@ export function farJump(cpu: Cpu, sel: number, off: number, osize: number): void
 export function farCall(cpu: Cpu, sel: number, off: number, osize: number): void {
   const size = osize === 32 ? 4 : 2;
   if (!cpu.protectedMode) {
+    checkRealTarget(cpu, size === 4 ? off >>> 0 : off & 0xffff);
     const sp0 = cpu.r32[4];
     try {
       cpu.push(size, cpu.segSel[CS]);
@@ -150,6 +164,7 @@ export function farReturn(cpu: Cpu, osize: number, imm: number): void {
   const eip = cpu.readSz(SS, cpu.spOff(0), size);
   const sel = cpu.readSz(SS, cpu.spOff(size), size) & 0xffff;
   if (!cpu.protectedMode) {
+    checkRealTarget(cpu, eip);
     cpu.setSp(cpu.spOff(2 * size + imm));
     return setRealCS(cpu, sel, eip);
   }

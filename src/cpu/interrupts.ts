@@ -58,7 +58,11 @@ export function deliverInterrupt(cpu: Cpu, vec: number, kind: number, err: numbe
   const offset = is32 ? gate.gateOffset : gate.gateOffset & 0xffff;
   if (offset > cs.limit) cpu.raise(GP, ext);
 
-  const oldFlags = cpu.getEflags();
+  // Fault-class exceptions push EFLAGS with RF set, so that IRET back to the faulting
+  // instruction does not re-trigger an instruction breakpoint on it (SDM Vol.3A §17.3.1.1;
+  // what VMX/SVM hardware and KVM's event injection do). Traps, aborts, #DB and
+  // interrupts push RF as it is. Found by the KVM lockstep harness.
+  const oldFlags = cpu.getEflags() | (kind === INT_EXC && isFaultClass(vec) ? RF : 0);
   const oldCs = cpu.segSel[CS];
   const sb = new StackBuilder(cpu);
   if (!cs.conforming && cs.dpl < cpu.cpl) {
@@ -97,6 +101,11 @@ export function deliverInterrupt(cpu: Cpu, vec: number, kind: number, err: numbe
   if ((type & 1) === 0) f &= ~IF; // interrupt gate clears IF; trap gate keeps it
   cpu.setEflags(f);
   cpu.updateMode();
+}
+
+/** Exception vectors of the fault class (SDM Vol.3A Table 6-1): all but #DB, NMI, #BP, #OF, #DF, 9 and #MC. */
+function isFaultClass(vec: number): boolean {
+  return vec < 32 && vec !== 1 && vec !== 2 && vec !== 3 && vec !== 4 && vec !== 8 && vec !== 9 && vec !== 18;
 }
 
 /** Real-address-mode interrupt through the IVT (SDM Vol.3A §20.1.4). */

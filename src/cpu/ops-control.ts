@@ -41,7 +41,8 @@ export function callFarImm(cpu: Cpu, i: Insn): void { farCall(cpu, i.imm2, i.imm
 export function farIndirect(cpu: Cpu, i: Insn): void {
   const off = cpu.ea(i);
   const o = cpu.readSz(i.seg, off, i.size);
-  const sel = cpu.read16(i.seg, i.asize === 32 ? (off + i.size) >>> 0 : (off + i.size) & 0xffff);
+  // As for LDS/LES: the selector word past offset 0xFFFF faults rather than wrapping (see loadFarPtr).
+  const sel = cpu.read16(i.seg, i.asize === 32 ? (off + i.size) >>> 0 : off + i.size);
   if (i.reg === 3) farCall(cpu, sel, o, i.osize); else farJump(cpu, sel, o, i.osize);
 }
 export function iret(cpu: Cpu, i: Insn): void {
@@ -50,12 +51,15 @@ export function iret(cpu: Cpu, i: Insn): void {
 }
 
 export function loop(cpu: Cpu, i: Insn): void {
-  let c: number;
-  if (i.asize === 32) c = (cpu.r32[ECX] = cpu.r32[ECX] - 1); else c = (cpu.r16[ECX << 1] = cpu.r16[ECX << 1] - 1);
+  const c = i.asize === 32 ? (cpu.r32[ECX] - 1) | 0 : (cpu.r16[ECX << 1] - 1) & 0xffff;
   let take = c !== 0;
   if (i.op === 0xe0) take = take && !cpu.getZF();
   else if (i.op === 0xe1) take = take && cpu.getZF();
+  // The count is written only once the branch target has passed its limit check: a #GP
+  // from LOOP leaves ECX as it was, like every fault (SDM Vol.3A §6.5). Found by the KVM
+  // lockstep harness.
   if (take) jumpTo(cpu, i, cpu.eip + i.imm);
+  if (i.asize === 32) cpu.r32[ECX] = c; else cpu.r16[ECX << 1] = c;
 }
 export function jcxz(cpu: Cpu, i: Insn): void {
   const c = i.asize === 32 ? cpu.r32[ECX] : cpu.r16[ECX << 1];

@@ -41,7 +41,11 @@ export function loadFarPtr(cpu: Cpu, i: Insn): void {
   const seg = i.op === 0xc4 ? ES : i.op === 0xc5 ? 3 : i.op === 0x1b2 ? SS : i.op === 0x1b4 ? 4 : 5;
   const off = cpu.ea(i);
   const v = cpu.readSz(i.seg, off, i.size);
-  const sel = cpu.read16(i.seg, trunc(off + i.size, i.asize === 32 ? 4 : 2));
+  // The far pointer is one operand: its selector word lies at off + size even past 0xFFFF
+  // with 16-bit addressing, where the segment-limit check then faults (#GP/#SS) instead of
+  // wrapping to offset 0: the 16-bit wrap applies to the effective address, not to the
+  // bytes of an operand (386+; SDM Vol.3A §20.1.3). Found by the KVM lockstep harness.
+  const sel = cpu.read16(i.seg, i.asize === 32 ? (off + i.size) >>> 0 : off + i.size);
   loadSegReg(cpu, seg, sel);
   cpu.setReg(i.reg, i.size, v);
   if (seg === SS) cpu.inhibitUntil = cpu.icount + 1;

@@ -96,11 +96,17 @@ export class PcPlatform {
     this.lapic.attach(b);
   }
 
+  /**
+   * Devices the machine adds beyond the fixed set (the virtio functions); they come
+   * last in devices(), so they restore after the PCI host's config spaces.
+   */
+  readonly extraDevices: Device<DeviceState>[] = [];
+
   /** Every device, for reset and snapshots, in a fixed order. */
   devices(): Device<DeviceState>[] {
     return [
       this.pic, this.pit, this.port61, this.rtc, this.com1, this.com2, this.port92, this.kbc, this.post,
-      this.debugExit, this.debugcon, this.fwCfg, this.pci, this.lapic,
+      this.debugExit, this.debugcon, this.fwCfg, this.pci, this.lapic, ...this.extraDevices,
     ] as unknown as Device<DeviceState>[];
   }
 

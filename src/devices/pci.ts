@@ -172,9 +172,16 @@ export class PciHost implements Device<PciState> {
       }
       if (want && !slot.region) {
         const name = `${fn.name}-bar${i}`;
-        slot.region = slot.spec.kind === 'io'
-          ? this.ioBus.registerPorts(name, base, slot.spec.size, slot.spec.handler)
-          : this.ioBus.registerMmio(name, base, slot.spec.size, slot.spec.handler);
+        try {
+          slot.region = slot.spec.kind === 'io'
+            ? this.ioBus.registerPorts(name, base, slot.spec.size, slot.spec.handler)
+            : this.ioBus.registerMmio(name, base, slot.spec.size, slot.spec.handler);
+        } catch {
+          // The guest placed the BAR over another device (or past the port space): on
+          // hardware the decode conflict is undefined; here the BAR stays unmapped until
+          // it is moved, rather than the guest taking the emulator down.
+          slot.region = null;
+        }
       }
     });
   }

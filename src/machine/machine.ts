@@ -13,12 +13,14 @@ import { isBzImage } from '../loader/bzimage';
 import type { MultibootModule } from '../loader/multiboot';
 import { describePageTables, describeState, peekLinear } from './dump';
 import { X87 } from '../cpu/fpu/x87';
+import { KvmBackend, KvmError, type Irqchip, type KvmHost } from '../accel/kvm/backend';
 import { SerialConsole } from './serial-console';
 import { SeededRandom } from './seeded-random';
 import { decodeSnapshot, type Snapshot } from './snapshot-format';
 import { applySnapshot, captureSnapshot, machineHashedState } from './machine-snapshot';
 import { hashState } from './state-hash';
 import { randomInt } from 'node:crypto';
+import { DiskImage, DiskImageError, VirtioDevices, MAX_DISKS, type DiskSpec } from '../devices/virtio/index';
 
 /** kvmtool's x86 default kernel command line (tools/kvm x86 kvm.c), which ts86 follows. */
 export const DEFAULT_CMDLINE = 'noapic noacpi pci=conf1 reboot=k panic=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 earlyprintk=serial i8042.noaux=1 console=ttyS0';
@@ -35,7 +37,14 @@ export interface MachineConfig {
   params?: string;
   /** Replace the default command line entirely. */
   cmdline?: string;
-  console?: 'serial';
+  /** 'virtio': the guest console is virtio-console (hvc0) on `serial`'s backend; COM1 output still goes there. */
+  console?: 'serial' | 'virtio';
+  /** virtio-blk disks (raw images), /dev/vda.. in order (at most 4). */
+  disks?: DiskSpec[];
+  /** A virtio-rng device. */
+  rng?: boolean;
+  /** A virtio device stopped on a guest error (default: kept in Machine.deviceErrors). */
+  onDeviceError?: (message: string) => void;
   /** Where COM1 goes (default: an in-memory buffer; the CLI passes stdio). */
   serial?: CharBackend;
   /** Port 0xE9 output (default: same as serial). */
@@ -63,6 +72,10 @@ export interface MachineConfig {
   quantum?: number;
   /** Serial line timing: 'fast' (default; host speed) or 'real' (the programmed baud rate). */
   serialTiming?: 'fast' | 'real';
+  /** CPU backend: the interpreter (default) or KVM (throws MachineError when KVM is unusable). */
+  accel?: 'interp' | 'kvm';
+  /** With KVM: interrupt controllers in TypeScript ('user', default) or in the kernel. */
+  irqchip?: Irqchip;
 }
 
 export type StopReason = 'debug-exit' | 'poweroff' | 'reboot' | 'triple-fault' | 'guest-error' | 'panic' | 'stopped' | 'budget' | 'script-failed';
@@ -100,6 +113,11 @@ export class Machine {
   readonly serial: SerialConsole;
   readonly loaded: LoadedImage;
   readonly cmdline: string;
+  readonly virtio: VirtioDevices;
+  /** Guest errors that stopped a virtio device (NEEDS_RESET), with their dumps. */
+  readonly deviceErrors: string[] = [];
+  /** The KVM backend when `accel: 'kvm'`; the Cpu then only mirrors the vCPU's registers. */
+  readonly kvm: KvmBackend | null = null;
   /** The only randomness device models may use: seeded, saved in snapshots. */
   readonly random: SeededRandom;
   readonly seed: number;
@@ -126,6 +144,7 @@ export class Machine {
     if (!Number.isFinite(config.memMiB) || config.memMiB < 64) throw new MachineError(`-m ${config.memMiB}: at least 64 MiB of guest RAM is needed`);
     if (config.memMiB > 3072) throw new MachineError(`-m ${config.memMiB}: at most 3072 MiB (the 32-bit PC memory map ends below the 4 GiB MMIO hole)`);
     const ramBytes = config.memMiB * MIB;
+    const disks = openDisks(config.disks ?? []);
     this.quantum = config.quantum ?? 200_000;
     let cpuRef: Cpu | null = null;
     const restore = config.restore;
@@ -150,11 +169,14 @@ export class Machine {
         this.at(at, () => deliver(d));
       };
     }
+    // With a virtio console, hvc0 takes the host input; COM1 keeps its output (early messages).
+    const virtioConsole = config.console === 'virtio';
+    const com1: CharBackend = virtioConsole ? { write: (d) => this.serial.write(d), setReceiver: () => {} } : this.serial;
     this.platform = new PcPlatform({
       aio: this.aio,
       ramBytes,
       cpus,
-      com1: this.serial,
+      com1,
       debugcon: config.debugcon ?? this.serial,
       rtcEpochSeconds: this.rtcEpochSeconds = config.rtcEpochSeconds ?? (config.deterministic ? DEFAULT_RTC_BASE : HostClock.wallClockSeconds()),
       onExit: (status) => this.requestStop({ reason: 'debug-exit', exitStatus: status, message: `isa-debug-exit: guest wrote 0x${((status - 1) >> 1).toString(16)}`, instructions: 0 }),
@@ -162,7 +184,16 @@ export class Machine {
     });
     if (config.debugIoport) this.platform.bus.traceIo = config.debugIoport;
     this.platform.com1.lineTiming = this.platform.com2.lineTiming = config.serialTiming ?? 'fast';
-    this.mem = new PhysMemory(ramBytes, this.platform.bus);
+    if (config.accel === 'kvm') {
+      if (config.deterministic) throw new MachineError('--deterministic needs the interpreter (--accel interp): KVM runs on the host clock');
+      if (config.restore) throw new MachineError('snapshots need the interpreter (--accel interp)');
+      try { this.kvm = KvmBackend.create(ramBytes, config.irqchip ?? 'user'); } catch (e) {
+        if (e instanceof KvmError) throw new MachineError(`--accel kvm: ${e.message}`);
+        throw e;
+      }
+    }
+    // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
+    this.mem = new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;
@@ -183,6 +214,15 @@ export class Machine {
       this.cpu.flushCodeCache();
     };
     this.aio.onEarlierDeadline = () => { if (this.inRun) this.cpu.requestStop(); };
+    this.virtio = new VirtioDevices({
+      aio: this.aio, mem: this.mem, bus: this.platform.bus, pci: this.platform.pci, pic: this.platform.pic,
+      deterministic: config.deterministic === true, kick: () => { if (this.inRun) this.cpu.requestStop(); },
+      report: (msg) => { this.deviceErrors.push(msg); config.onDeviceError?.(msg); },
+      disks, console: virtioConsole ? this.serial : null, rng: config.rng === true,
+      // Host randomness, unless the run must be reproducible: then the machine's seeded PRNG.
+      random: config.deterministic || config.seed !== undefined ? this.random : null,
+    });
+    this.platform.extraDevices.push(...this.virtio.devices());
 
     if (restore) {
       // A restored machine: no kernel is loaded; every piece of state comes from the
@@ -195,7 +235,8 @@ export class Machine {
 
     // Load the kernel.
     const params = config.params ?? '';
-    this.cmdline = config.cmdline ?? (params ? `${DEFAULT_CMDLINE} ${params}` : DEFAULT_CMDLINE);
+    const defaults = virtioConsole ? DEFAULT_CMDLINE.replace('console=ttyS0', 'console=hvc0') : DEFAULT_CMDLINE;
+    this.cmdline = config.cmdline ?? (params ? `${defaults} ${params}` : defaults);
     const initrds = config.initrds ?? [];
     const modules: MultibootModule[] = initrds.map((m) => ({ name: m.path, args: m.args, data: m.data }));
     const spec: KernelSpec = {
@@ -215,8 +256,22 @@ export class Machine {
         this.mem.ram.fill(v, addr, addr + len);
       },
     };
-    this.loaded = loadKernel(spec, target);
+    try {
+      this.loaded = loadKernel(spec, target);
+    } catch (e) {
+      this.virtio.close(); // the disk images are open by now
+      throw e;
+    }
     this.enter(this.loaded);
+    this.kvm?.attach(this.kvmHost);
+  }
+
+  /** What the KVM backend sees of this Machine. */
+  private get kvmHost(): KvmHost {
+    return {
+      cpu: this.cpu, aio: this.aio, platform: this.platform, traceStep: this.traceStep,
+      shouldReturn: () => this.stopRequest !== null || this.paused || this.breakRequested,
+    };
   }
 
   /** Sets the CPU up in the entry state the loader asked for. */
@@ -266,15 +321,16 @@ export class Machine {
   get isPaused(): boolean { return this.paused; }
 
   /** Registers, code around EIP, the stack and the page-table walk: what SIGQUIT prints. */
-  dump(): string { return describeState(this.cpu); }
+  dump(): string { this.kvm?.syncToCpu(this.cpu); return describeState(this.cpu); }
   /** The page-table walk of `lins` and the mapped ranges of the current address space. */
-  dumpPageTables(lins: number[]): string { return describePageTables(this.cpu, lins); }
+  dumpPageTables(lins: number[]): string { this.kvm?.syncToCpu(this.cpu); return describePageTables(this.cpu, lins); }
 
   /**
    * Runs until the guest stops (or `maxInstructions` have run). Synchronous: the
    * caller decides when to yield to the host event loop (see runAsync).
    */
   runFor(maxInstructions: number, hostBudgetNs = Infinity): RunOutcome | null {
+    if (this.kvm) return this.runForKvm(this.kvm, maxInstructions, hostBudgetNs);
     const start = this.cpu.icount;
     const host = this.aio.hostClock;
     const t0 = host.now();
@@ -334,6 +390,22 @@ export class Machine {
     }
   }
 
+  /** runFor with KVM: `maxInstructions` bounds vCPU exits (KVM counts no instructions). */
+  private runForKvm(kvm: KvmBackend, maxExits: number, hostBudgetNs: number): RunOutcome | null {
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.paused) return null;
+    const r = kvm.runFor(this.kvmHost, maxExits, hostBudgetNs);
+    // Between runs the Cpu mirrors the vCPU (library callers, SIGQUIT dumps, hashes read it).
+    kvm.syncToCpu(this.cpu);
+    if (this.stopRequest) return this.finish(this.stopRequest, this.cpu.icount);
+    if (this.breakRequested) { this.breakRequested = false; return null; }
+    if (!r) return null;
+    if (r.kind === 'poweroff') return this.finish({ reason: this.panicSeen ? 'panic' : 'poweroff', exitStatus: this.panicSeen ? EXIT_PANIC : EXIT_POWEROFF, message: this.panicSeen ? 'the kernel panicked' : r.message, instructions: 0 }, this.cpu.icount);
+    const dump = this.dump();
+    if (r.kind === 'triple-fault') return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+    return this.finish({ reason: 'guest-error', exitStatus: EXIT_GUEST_ERROR, message: `${r.message}\n${dump}`, instructions: 0 }, this.cpu.icount);
+  }
+
   private finish(o: RunOutcome, start: number): RunOutcome {
     this.platform.flushOutput();
     if (o.reason === 'reboot' && this.panicSeen) return { reason: 'panic', exitStatus: EXIT_PANIC, message: 'the kernel panicked (and asked to reboot)', instructions: this.cpu.icount - start };
@@ -352,15 +424,16 @@ export class Machine {
 
   /** Counters for --stats. */
   stats(): Record<string, unknown> {
-    return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats } };
+    if (this.kvm) return { accel: 'kvm', irqchip: this.kvm.irqchip, exits: this.kvm.exits, aio: { ...this.aio.stats }, virtio: this.virtio.stats() };
+    return { instructions: this.cpu.icount, ...this.cpu.mmuStats(), aio: { ...this.aio.stats }, virtio: this.virtio.stats() };
   }
 
-  close(): void { this.aio.close(); }
+  close(): void { this.aio.close(); this.kvm?.close(); this.virtio.close(); }
 
   // ---- determinism, snapshots and the test API (README "Library API") ----------
 
   /** Builds a machine from a snapshot file's bytes (checked completely first; SnapshotError says why not). */
-  static fromSnapshot(bytes: Uint8Array, overrides: Partial<Pick<MachineConfig, 'serial' | 'debugcon' | 'debugIoport' | 'cpu'>> = {}): Machine {
+  static fromSnapshot(bytes: Uint8Array, overrides: Partial<Pick<MachineConfig, 'serial' | 'debugcon' | 'debugIoport' | 'cpu' | 'disks' | 'console' | 'rng' | 'onDeviceError'>> = {}): Machine {
     const snap = decodeSnapshot(bytes);
     const c = snap.header.config;
     return new Machine({
@@ -371,10 +444,14 @@ export class Machine {
   }
 
   /** The whole machine state as a snapshot file (see snapshot-format.ts). Call between runs, not from a device callback. */
-  snapshot(): Uint8Array { return captureSnapshot(this); }
+  snapshot(): Uint8Array {
+    if (this.kvm) throw new MachineError('snapshots need the interpreter (--accel interp)');
+    return captureSnapshot(this);
+  }
 
   /** SHA-256 (hex) of RAM, CPU, devices, clock and PRNG; `ram: false` leaves RAM out (cheaper). */
   stateHash(opts: { ram?: boolean } = {}): string {
+    this.kvm?.syncToCpu(this.cpu);
     return hashState(machineHashedState(this), opts.ram === false ? null : this.mem.ram);
   }
 
@@ -460,4 +537,18 @@ export class Machine {
 
   /** Releases host resources (fd watchers); the machine cannot run afterwards. */
   dispose(): void { this.close(); }
+}
+
+/** Opens the -d images before anything else is built: a bad one is a clear error before boot. */
+function openDisks(specs: DiskSpec[]): DiskImage[] {
+  if (specs.length > MAX_DISKS) throw new MachineError(`${specs.length} disks given: at most ${MAX_DISKS}`);
+  const opened: DiskImage[] = [];
+  try {
+    for (const d of specs) opened.push(DiskImage.open(d.path, d.readOnly === true));
+  } catch (e) {
+    for (const img of opened) img.close();
+    if (e instanceof DiskImageError) throw new MachineError(e.message);
+    throw e;
+  }
+  return opened;
 }

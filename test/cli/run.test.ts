@@ -117,7 +117,11 @@ describe('ts86 run', () => {
         writeFileSync(join(dir, 'arm.elf'), img);
       }],
       ['a bad --trace-range', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--trace', '-', '--trace-range', 'zz'], /--trace-range zz: use LO-HI/],
-      ['virtio console (not there yet)', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '--console', 'virtio'], /virtio console is not implemented/],
+      ['a qcow2 disk', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '-d', join(dir, 'd.qcow2')], /d\.qcow2: this is a qcow2 image; ts86 takes raw images only/, () => {
+        writeFileSync(join(dir, 'd.qcow2'), Uint8Array.of(0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3, ...new Array(504).fill(0)));
+      }],
+      ['a bad disk option', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', '-d', 'fixtures/multiboot/mbtest.elf,rw'], /unknown disk option "rw"/],
+      ['five disks', ['run', '-k', 'fixtures/multiboot/mbtest.elf', '-m', '64', ...new Array(5).fill(['-d', 'fixtures/multiboot/mbtest.elf,ro']).flat()], /5 disks given: at most 4/],
     ];
     for (const [name, args, msg, prep] of cases) {
       it(name, () => {

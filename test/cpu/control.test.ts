@@ -87,3 +87,15 @@ describe('CALL / RET / JMP', () => {
     h.setSeg(1, 0, 0xffffffff, 0x80 | 0x10 | 0x0b | 0x4000, 0x08);
   });
 });
+
+describe('LOOP to a target beyond the CS limit', () => {
+  // #GP(0) is a fault: ECX keeps its value (SDM Vol.3A §6.5). Found by the KVM lockstep harness.
+  it('faults with ECX unchanged', () => {
+    const h = new Harness().flat32([0xf4]);
+    h.cpu.setSegCache(1, 0x08, 0, CODE + 0x10, 0x80 | 0x10 | 0x0b | 0x4000);
+    h.prepare([0xe2, 0x7f], { [ECX]: 5 }); // loop +0x7f: beyond the limit
+    const f = h.runToFault();
+    expect(f.vector).toBe(GP);
+    expect(h.ecx).toBe(5);
+  });
+});

@@ -185,3 +185,74 @@ describe('real-mode exceptions through the IVT', () => {
     expect(h.r32(0x120)).toBe(0x12345678);
   });
 });
+
+describe('real mode: far transfers beyond the CS limit', () => {
+  // SDM Vol.2A JMP/CALL/RET, real-address mode: #GP(0) when the target offset is beyond
+  // the CS limit, raised before anything is pushed or loaded. Found by the KVM lockstep
+  // harness (66 9A with a 32-bit offset); the interpreter used to jump and fault later.
+  it('66 call far ptr16:32 with an offset above 0xFFFF faults at the CALL, stack untouched', () => {
+    const h = new Harness().real([0x66, 0x9a, 0x00, 0x00, 0x01, 0x00, 0x34, 0x12], 0x100); // call 0x1234:0x00010000
+    const f = h.runToFault();
+    expect(f.vector).toBe(13);
+    expect(f.eip).toBe(0x100);
+    expect(h.cpu.r32[4]).toBe(0xfff0 - 6); // only the #GP frame
+  });
+  it('66 jmp far and 66 retf likewise; an offset inside the limit still transfers', () => {
+    const j = new Harness().real([0x66, 0xea, 0x00, 0x00, 0x02, 0x00, 0x00, 0x10], 0x100);
+    expect(j.runToFault().vector).toBe(13);
+    const r = new Harness().real([0x66, 0x6a, 0x00, 0x66, 0x68, 0x00, 0x00, 0x01, 0x00, 0x66, 0xcb], 0x100); // push 0 ; push 0x10000 ; retf
+    const f = r.runToFault();
+    expect(f.vector).toBe(13);
+    expect(f.eip).toBe(0x109);
+    const ok = new Harness().real([0x66, 0xea, 0x10, 0x01, 0x00, 0x00, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0xf4], 0x100); // jmp far 0x1000:0x0110 -> hlt
+    ok.runToHalt();
+    expect(ok.cpu.eip).toBe(0x111);
+  });
+});
+
+describe('protected mode: RF in the EFLAGS image of a fault', () => {
+  // SDM Vol.3A §17.3.1.1: fault-class exceptions push EFLAGS with RF set (VMX/SVM hardware
+  // and KVM do); traps and INT n push it as it was. Found by the KVM lockstep harness.
+  const RF = 1 << 16;
+  it('#UD and #GP push RF=1', () => {
+    const h = new Harness().flat32([0xf4]);
+    h.prepare([0x0f, 0x0b]); // ud2
+    const ud = h.runToFault();
+    expect(ud.vector).toBe(UD);
+    expect(ud.eflags & RF).toBe(RF);
+    h.prepare([0x8e, 0xd8], { [EAX]: 0xfff8 }); // mov ds, ax with a selector beyond the GDT limit
+    const gp = h.runToFault();
+    expect(gp.vector).toBe(GP);
+    expect(gp.eflags & RF).toBe(RF);
+    expect(h.cpu.getEflags() & RF).toBe(0); // the handler itself runs with RF clear
+  });
+  it('INT n and INT3 push RF as it was (clear)', () => {
+    const h = new Harness().flat32([0xf4]);
+    h.prepare([0xcd, 0x40]);
+    expect(h.runToFault().eflags & RF).toBe(0);
+    h.prepare([0xcc]);
+    expect(h.runToFault().eflags & RF).toBe(0);
+  });
+});
+
+describe('real mode: a far-pointer operand across offset 0xFFFF', () => {
+  // LDS/LES/LSS/LFS/LGS and CALL/JMP m16:16 read one 4-byte operand: at offset 0xFFFE its
+  // selector word lies beyond the 64 KiB limit, which faults (#GP for DS) on a 386+ rather
+  // than wrapping to offset 0. Found by the KVM lockstep harness.
+  it('lds si, [0xfffe] raises #GP and leaves DS and SI alone', () => {
+    const h = new Harness().real([0xc5, 0x36, 0xfe, 0xff], 0x100); // lds si, [0xfffe]
+    const ds0 = h.cpu.segSel[DS];
+    h.cpu.r32[6] = 0x1234;
+    const f = h.runToFault();
+    expect(f.vector).toBe(GP);
+    expect(h.cpu.segSel[DS]).toBe(ds0);
+    expect(h.cpu.r32[6]).toBe(0x1234);
+  });
+  it('call far [0xfffe] raises #GP before pushing anything', () => {
+    const h = new Harness().real([0xff, 0x1e, 0xfe, 0xff], 0x100); // call far [0xfffe]
+    const f = h.runToFault();
+    expect(f.vector).toBe(GP);
+    expect(f.eip).toBe(0x100);
+    expect(h.cpu.r32[4]).toBe(0xfff0 - 6);
+  });
+});
