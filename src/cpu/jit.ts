@@ -372,14 +372,18 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
       const rel = (off + i.len + i.imm) | 0;
       const fused = h === C.jcc ? fusedCond(i.op & 15, flags) : null;
       const pre = h === C.jcc && fused === null ? flush() : '';
-      const cond = h === C.jmpRel ? 'true' : h === C.loop ? `(r[1] = r[1] - 1) !== 0` : (fused ?? `cpu.cond(${i.op & 15})`);
+      // LOOP writes the decremented count only once the target has passed its limit check
+      // (as C.loop: a #GP leaves ECX unchanged).
+      const isLoop = h === C.loop, commit = isLoop ? `r[1] = lc${k}; ` : '';
+      const cond = h === C.jmpRel ? 'true' : isLoop ? `lc${k} !== 0` : (fused ?? `cpu.cond(${i.op & 15})`);
       const taken = rel === 0 && selfLoops
         // A jump back to the block's start (its last instruction or a side exit): loop here
         // while a whole further pass fits the budget (the check runBlock makes on entry).
-        ? `cpu.eip = e0; c0 += ${k + 1}; cpu.jitC0 = c0; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
-        : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); cpu.eip = t; return;`;
+        ? `${commit}cpu.eip = e0; c0 += ${k + 1}; cpu.jitC0 = c0; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
+        : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); ${commit}cpu.eip = t; return;`;
       if (rel === 0 && selfLoops) loops = true;
-      code = `${pre}cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; if (${cond}) { ${pending}${taken} }` + (last ? ` ${flush()}cpu.eip = ${next}; return;` : '');
+      code = `${pre}cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; ${isLoop ? `const lc${k} = (r[1] - 1) | 0; ` : ''}if (${cond}) { ${pending}${taken} }` +
+        (last ? ` ${flush()}${commit}cpu.eip = ${next}; return;` : '');
       if (last) ended = true;
     } else {
       curK = k;
