@@ -20,6 +20,7 @@ import type { PcPlatform } from '../../devices/pc-platform';
 import { ExitAction, ExitKind, exitMessage, handleExit } from '../exit';
 import { policyEntries } from './cpuid';
 import { loadShim, type KvmShim } from './shim';
+import { shutdownHint } from './shutdown-hint';
 import { regsFromCpu, regsToCpu, sregsFromCpu, sregsToCpu } from './state';
 import { APIC_BASE_DEFAULT, KvmError, KvmVm, allocGuestRam } from './vm';
 
@@ -198,7 +199,8 @@ export class KvmBackend {
           if (this.stepping) this.traceOne(host);
           continue;
         case ExitAction.Shutdown:
-          return { kind: 'triple-fault', message: 'triple fault (KVM_EXIT_SHUTDOWN)' };
+          this.syncToCpu(host.cpu);
+          return { kind: 'triple-fault', message: `triple fault (KVM_EXIT_SHUTDOWN)${shutdownHint(host.cpu)}` };
         case ExitAction.GuestError:
           return { kind: 'guest-error', message: exitMessage(exit) };
       }
