@@ -74,6 +74,16 @@ describe('multiboot loader', () => {
     expect(loadKernel(spec(img), target()).kind).toBe('flat');
   });
 
+  it('refuses text files and compressed files instead of running them as flat binaries', () => {
+    const text = new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n');
+    expect(() => loadKernel(spec(text), target())).toThrow(/a text file, not a kernel/);
+    expect(() => loadKernel(spec(Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0)), target())).toThrow(/gzip-compressed/);
+    expect(() => loadKernel(spec(Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0)), target())).toThrow(/xz-compressed/);
+    expect(() => loadKernel(spec(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0)), target())).toThrow(/zstd-compressed/);
+    // One non-text byte (here a HLT) makes it a flat binary again.
+    expect(loadKernel(spec(Uint8Array.of(...text.slice(0, 20), 0xf4)), target()).kind).toBe('flat');
+  });
+
   it('rejects an a.out kludge whose load_end_addr is past the end of the file', () => {
     const img = aoutKernel();
     new DataView(img.buffer).setUint32(0x54, 0x280000, true);
