@@ -15,22 +15,12 @@
 // boot), TS86_SKIP_DEBIAN_KERNEL=1 to leave out (b).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { findRoot } from './root';
 import { DEFAULT_CMDLINE } from '../src/machine/machine';
 import { installPeers, qemuPeer, v86Peer, type Peer } from './peers';
 
-/** The repository root: this file is bench/boot.ts, or dist/bench/boot.js once built. */
-function findRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(d, 'bin', 'ts86.js')) && existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return process.cwd();
-}
-
-const ROOT = findRoot();
+const ROOT = findRoot(import.meta.url);
 const BIN = join(ROOT, 'bin', 'ts86.js');
 const INITRD = join(ROOT, 'fixtures', 'linux', 'initramfs.cpio.gz');
 const KERNEL = join(ROOT, 'fixtures', 'linux', 'bzImage');

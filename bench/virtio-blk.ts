@@ -8,20 +8,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { findRoot } from './root';
 
-/** The repository root: this file is bench/virtio-blk.ts, or dist/bench/virtio-blk.js once built. */
-function findRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (existsSync(join(d, 'bin', 'ts86.js')) && existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return process.cwd();
-}
-
-const ROOT = findRoot();
+const ROOT = findRoot(import.meta.url);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const MIB = Number(process.env.BENCH_MIB ?? 32);
 const MEM = Number(process.env.BENCH_MEM ?? 256);
