@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnCli } from '../helpers/interactive-cli';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'ts86.js');
@@ -105,34 +106,21 @@ describe.skipIf(skipReason !== null)('Linux guest with virtio devices', () => {
   }, 300_000);
 
   it('--console virtio: an interactive shell on hvc0', async () => {
-    const child = spawn(process.execPath, [BIN, 'run', '-m', '128', '--console', 'virtio', '-p', 'loglevel=1'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const waitFor = (re: RegExp, ms: number): Promise<void> => new Promise((resolve, reject) => {
-      const end = Date.now() + ms;
-      const poll = (): void => {
-        if (re.test(out)) resolve();
-        else if (Date.now() > end) reject(new Error(`timed out waiting for ${re}; output so far:\n${out.slice(-2000)}\n${err}`));
-        else setTimeout(poll, 50);
-      };
-      poll();
-    });
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const cli = spawnCli(['run', '-m', '128', '--console', 'virtio', '-p', 'loglevel=1']);
     let code: number | null;
     try {
-      await waitFor(/ts86:[^\n]*# /, 240_000);
-      child.stdin.write('tty; cat /proc/cmdline; echo sum=$((40+2))\n');
-      await waitFor(/sum=42/, 60_000);
-      child.stdin.write('poweroff\n');
-      code = await exited;
+      await cli.waitFor(/ts86:[^\n]*# /, 240_000);
+      cli.type('tty; cat /proc/cmdline; echo sum=$((40+2))\n');
+      await cli.waitFor(/sum=42/, 60_000);
+      cli.type('poweroff\n');
+      code = await cli.exited;
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      cli.kill();
     }
-    expect(out).toMatch(/^\/dev\/hvc0\r?$/m);
-    expect(out).toMatch(/console=hvc0/);
-    expect(out).not.toMatch(/console=ttyS0/);
-    expect(err).toMatch(/session ended normally/);
+    expect(cli.out()).toMatch(/^\/dev\/hvc0\r?$/m);
+    expect(cli.out()).toMatch(/console=hvc0/);
+    expect(cli.out()).not.toMatch(/console=ttyS0/);
+    expect(cli.err()).toMatch(/session ended normally/);
     expect(code).toBe(0);
   }, 300_000);
 });
