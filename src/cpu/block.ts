@@ -31,6 +31,8 @@ export class Block {
   readonly insns: Insn[];
   /** Bytes from the first instruction's start to the end of the last one. */
   readonly len: number;
+  /** Page offset of the first instruction (its linear and physical addresses agree on it). */
+  readonly off: number;
   /** Times run by the interpreting executor (the compiler takes over past a threshold). */
   hits = 0;
   /**
@@ -48,17 +50,24 @@ export class Block {
    * room): a compiled successor may run straight after it (Cpu.runBlock's chaining).
    */
   readonly chains: boolean;
-  /** The compiled form (second tier), once hot. */
-  fn: ((cpu: import('./cpu').Cpu, end: number) => void) | null = null;
-  constructor(insns: Insn[]) {
+  /** The compiled form (second tier), once hot: a region function (jit.ts) that may hold other blocks of the page too. */
+  fn: ((cpu: import('./cpu').Cpu, end: number) => boolean) | null = null;
+  constructor(insns: Insn[], off: number) {
     if (CHAIN_ENDS.size === 0) initChainEnds();
     this.insns = insns;
+    this.off = off;
     let len = 0;
     for (const i of insns) len += i.len;
     this.len = len;
     const last = insns[insns.length - 1].exec;
     this.chains = isStraight(last) || CHAIN_ENDS.has(last);
   }
+}
+
+/** Whether the run loop may go straight on to compiled code after a block that ends with handler h. */
+export function chainsAfter(h: Handler): boolean {
+  if (CHAIN_ENDS.size === 0) initChainEnds();
+  return isStraight(h) || CHAIN_ENDS.has(h);
 }
 
 /** Control transfers that end a block but leave everything the run loop checks alone. */
@@ -84,4 +93,27 @@ export function isStraight(h: Handler): boolean {
     ]);
   }
   return straight.has(h);
+}
+
+/** Most blocks, and instructions, in one compiled region (Cpu.buildRegion). */
+export const REGION_BLOCKS = 32;
+export const REGION_INSNS = 384;
+
+/**
+ * Page offsets where control can go after block b, as the compiler lays them out: the
+ * targets of its 32-bit relative jumps (side exits, JMP, LOOP) and, unless it ends in a
+ * JMP or an instruction that transfers control itself, the fall-through. Offsets may lie
+ * outside the page (the caller skips them).
+ */
+export function regionSuccessors(b: Block): number[] {
+  const out: number[] = [];
+  let pos = b.off;
+  for (const i of b.insns) {
+    pos += i.len;
+    if (i.osize === 32 && (i.exec === C.jcc || i.exec === C.jmpRel || (i.exec === C.loop && i.op === 0xe2 && i.asize === 32))) out.push(pos + i.imm);
+  }
+  const last = b.insns[b.insns.length - 1];
+  const jumps = last.osize === 32 && (last.exec === C.jcc || (last.exec === C.loop && last.op === 0xe2 && last.asize === 32));
+  if (jumps || isStraight(last.exec)) out.push(pos);
+  return out;
 }

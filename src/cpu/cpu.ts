@@ -14,8 +14,8 @@ import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
 import { SIGNATURE, type CpuidPolicy } from './cpuid';
 import type { FpuHost } from './fpu-iface';
-import { Block, BLOCK_MAX, continuesBlock } from './block';
-import { compileBlock, type BlockFn } from './jit';
+import { Block, BLOCK_MAX, continuesBlock, regionSuccessors, REGION_BLOCKS, REGION_INSNS } from './block';
+import { compileRegion, type BlockFn } from './jit';
 import { compileThresholdDefault, fastPathDefaults } from './fastpaths';
 
 /** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
@@ -70,6 +70,8 @@ export interface CpuOptions {
   chain?: boolean;
   /** Compiled blocks access aligned RAM operands through the typed-array fast path (fast path; default on; needs compile). */
   ramFast?: boolean;
+  /** Compile hot blocks together with the blocks they branch to on the same page (see buildRegion). */
+  regions?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
 }
@@ -197,6 +199,8 @@ export class Cpu implements RmapOwner, FpuHost {
   /** Blocks built, blocks compiled, block executions. */
   statBlocks = 0;
   statCompiled = 0;
+  /** Blocks given compiled code (a region covers several). */
+  statCompiledBlocks = 0;
   statBlockRuns = 0;
 
   // ---- blocks and the compiler -------------------------------------------
@@ -207,6 +211,7 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly loopsEnabled: boolean;
   readonly chainEnabled: boolean;
   readonly ramFastEnabled: boolean;
+  readonly regionsEnabled: boolean;
   readonly compileThreshold: number;
   /**
    * Set when a running block must return to the run loop after the current instruction:
@@ -246,6 +251,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.loopsEnabled = this.compileEnabled && (opts.loops ?? fp.loops);
     this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
     this.ramFastEnabled = this.compileEnabled && (opts.ramFast ?? fp.ramFast);
+    this.regionsEnabled = this.loopsEnabled && (opts.regions ?? fp.regions);
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
@@ -766,6 +772,28 @@ export class Cpu implements RmapOwner, FpuHost {
     this.statTlbHits++;
     return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
   }
+  /**
+   * The table compiled code looks linear pages up in: the TLB of the current address
+   * space, or with paging off an identity table (frame = page, A20 applied, every
+   * permission), so the inline fast path has one form. Read at a compiled function's entry
+   * (paging, CR3 and A20 change only between blocks).
+   */
+  jitTlb(): Int32Array {
+    if (this.paging) return this.tlbCur;
+    if (this.identTlb === null || this.identTlbMask !== this.a20Mask) {
+      const t = this.identTlb ??= new Int32Array(1 << 20);
+      const all = TLB_V | TLB_W | TLB_U | TLB_D | TLB_X;
+      for (let pg = 0; pg < t.length; pg++) t[pg] = ((pg << 12) & this.a20Mask) | all;
+      this.identTlbMask = this.a20Mask;
+    }
+    return this.identTlb;
+  }
+  private identTlb: Int32Array | null = null;
+  private identTlbMask = 0;
+  /** The entry bits an inline read (write) needs at the current CPL (see jitTlb). */
+  jitNeed(write: boolean): number {
+    return this.paging ? this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)] : TLB_V;
+  }
   fr32(seg: number, off: number, k: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
@@ -1094,15 +1122,15 @@ export class Cpu implements RmapOwner, FpuHost {
     this.blockAbort = false;
     this.statBlockRuns++;
     if (b.fn !== null) {
-      // Chaining: while compiled blocks follow each other through their links, run the next
-      // one straight away. Nothing the run loop checks between blocks can have changed:
-      // a block ending in a jump, call or return (Block.chains) does no I/O and leaves IF,
-      // TF/RF, the interrupt shadow, the halted state and the mode alone; a stop request,
-      // an MMIO access or dropped code or translations show as blockAbort/mmioHits.
+      // Chaining: while compiled code follows compiled code through the links, run the next
+      // function straight away. Nothing the run loop checks between blocks can have
+      // changed when a compiled function returns true: it left through a jump, a call or
+      // a return (or a straight instruction), which does no I/O and leaves IF, TF/RF, the
+      // interrupt shadow, the halted state and the mode alone; a stop request, an MMIO
+      // access or dropped code or translations show as blockAbort/mmioHits.
       const mem = this.mem, mh = mem.mmioHits;
       for (let fn: BlockFn = b.fn; ;) {
-        fn(this, end);
-        if (!b.chains || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh || b.linkEpoch !== this.codeEpoch) return;
+        if (!fn(this, end) || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh || b.linkEpoch !== this.codeEpoch) return;
         const e = this.eip;
         const nb: Block | null = b.link0Eip === e ? b.link0 : b.link1Eip === e ? b.link1 : null;
         if (nb === null || nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
@@ -1113,12 +1141,55 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      b.fn = compileBlock(b, this.loopsEnabled, this.ramFastEnabled);
+      const region = this.buildRegion(b);
+      const fn = compileRegion(region, { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
+      for (const rb of region) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
-      b.fn(this, end);
+      fn(this, end);
       return;
     }
     this.interpretBlock(b, b.insns.length);
+  }
+
+  /**
+   * The blocks compiled together with the hot block b (at CS:EIP): b, then the blocks its
+   * static branches and fall-throughs reach on the same code page, breadth first, up to
+   * REGION_BLOCKS blocks or REGION_INSNS instructions. Successors are decoded here if
+   * they have not run yet; one whose first instruction could cross the page end or the
+   * CS limit, or would not decode, is left out (a branch there leaves the region).
+   */
+  private buildRegion(b: Block): Block[] {
+    if (!this.regionsEnabled) return [b];
+    const lin0 = (this.segBase[CS] + this.eip) >>> 0;
+    if ((lin0 & 0xfff) !== b.off) return [b];
+    const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
+    const page = this.codeCache[frame];
+    if (page === undefined || page[b.off] !== b.insns[0]) return [b];
+    const blocks = [b], seen = new Set<number>([b.off]);
+    let total = b.insns.length;
+    for (let q = 0; q < blocks.length; q++) {
+      for (const t of regionSuccessors(blocks[q])) {
+        if (blocks.length >= REGION_BLOCKS || total >= REGION_INSNS) return blocks;
+        if (t < 0 || t > 0x1000 - 15 || seen.has(t)) continue;
+        seen.add(t);
+        const eip = (this.eip + t - b.off) >>> 0;
+        if (eip + 14 > this.segLimit[CS]) continue;
+        let i = page[t];
+        if (i === undefined || i.mode !== 1) {
+          i = new Insn();
+          try { decode(this, i, eip); } catch (e) { if (e === FAULT) continue; throw e; }
+          if (this.codeCache[frame] !== page) return [b]; // the decode's own accesses dropped the page
+          this.statDecodes++;
+          page[t] = i;
+          i.cached = true;
+        }
+        const nb = i.block ?? this.buildBlockAt(i, eip, page, frame);
+        if (nb === null) return [b];
+        blocks.push(nb);
+        total += nb.insns.length;
+      }
+    }
+    return blocks;
   }
 
   /** Runs the first `count` instructions of a block one by one (the block executor's interpreting form). */
@@ -1151,20 +1222,29 @@ export class Cpu implements RmapOwner, FpuHost {
    * they cannot fault: at least 15 bytes left on the page and inside the CS limit.
    */
   private buildBlock(first: Insn): Block {
+    const lin0 = (this.segBase[CS] + this.eip) >>> 0;
+    if (!continuesBlock(first, this.sideExitsEnabled)) return this.newBlock([first], lin0 & 0xfff);
+    const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
+    return this.buildBlockAt(first, this.eip, this.codeCache[frame], frame) ?? this.newBlock([first], lin0 & 0xfff);
+  }
+
+  /**
+   * The block starting with the cached instruction `first` at EIP `eip` of the decoded
+   * page `page` (frame `frame`), or null if decoding dropped the page.
+   */
+  private buildBlockAt(first: Insn, eip0: number, page: Insn[] | undefined, frame: number): Block | null {
     const insns = [first];
-    let eip = (this.eip + first.len) >>> 0;
+    const lin0 = (this.segBase[CS] + eip0) >>> 0;
+    let eip = (eip0 + first.len) >>> 0;
     if (continuesBlock(first, this.sideExitsEnabled)) {
-      const lin0 = (this.segBase[CS] + this.eip) >>> 0;
-      const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
-      const page = this.codeCache[frame];
       while (page !== undefined && insns.length < BLOCK_MAX) {
-        const off = (lin0 & 0xfff) + ((eip - this.eip) >>> 0);
+        const off = (lin0 & 0xfff) + ((eip - eip0) >>> 0);
         if (off + 15 > 0x1000 || eip + 14 > this.segLimit[CS]) break;
         let i = page[off];
         if (i === undefined || i.mode !== 1) {
           i = new Insn();
           try { decode(this, i, eip); } catch (e) { if (e === FAULT) break; throw e; }
-          if (this.codeCache[frame] !== page) break; // the decode's own accesses dropped the page
+          if (this.codeCache[frame] !== page) return null; // the decode's own accesses dropped the page
           this.statDecodes++;
           page[off] = i;
           i.cached = true;
@@ -1174,8 +1254,12 @@ export class Cpu implements RmapOwner, FpuHost {
         if (!continuesBlock(i, this.sideExitsEnabled)) break;
       }
     }
-    const b = new Block(insns);
-    first.block = b;
+    return this.newBlock(insns, lin0 & 0xfff);
+  }
+
+  private newBlock(insns: Insn[], off: number): Block {
+    const b = new Block(insns, off);
+    insns[0].block = b;
     this.statBlocks++;
     return b;
   }
@@ -1353,10 +1437,10 @@ export class Cpu implements RmapOwner, FpuHost {
   invlpg(lin: number): void { this.resetFetchPage(); this.tlb.invalidatePage(lin >>> 12); }
 
   /** MMU counters for --stats and the API. */
-  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number; blocks: number; compiled: number; blockRuns: number } } {
+  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number; blocks: number; compiled: number; compiledBlocks: number; blockRuns: number } } {
     return {
       tlb: { ...this.tlb.stats, hits: this.statTlbHits }, rmap: { ...this.rmap.stats },
-      code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations, blocks: this.statBlocks, compiled: this.statCompiled, blockRuns: this.statBlockRuns },
+      code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations, blocks: this.statBlocks, compiled: this.statCompiled, compiledBlocks: this.statCompiledBlocks, blockRuns: this.statBlockRuns },
     };
   }
 

@@ -14,7 +14,9 @@
 // loops (a compiled block that jumps back to its own start loops inside its function),
 // chain (a compiled block ending in a jump/call/return runs its linked compiled successor
 // without a trip through the run loop), ramFast (compiled blocks read and write aligned
-// RAM operands through typed arrays on a TLB hit, see Cpu.fr32).
+// RAM operands through typed arrays on a TLB hit, see Cpu.fr32), regions (a hot block is
+// compiled together with the blocks its branches reach on the same page, and branches
+// between them stay inside the compiled function; off: one block per function).
 
 export interface FastPaths {
   decodeCache: boolean;
@@ -26,13 +28,14 @@ export interface FastPaths {
   loops: boolean;
   chain: boolean;
   ramFast: boolean;
+  regions: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast', 'regions'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on, regions: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

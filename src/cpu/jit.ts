@@ -1,50 +1,60 @@
-// The second tier: a hot block of decoded instructions compiled to one JavaScript
-// function (`new Function`) that V8 then optimises like any other code.
+// The second tier: hot code compiled to JavaScript functions (`new Function`) that V8
+// then optimises like any other code. The unit is a region: a hot block and the blocks
+// its static branches reach on the same code page (see Cpu.buildRegion), compiled into
+// one function that dispatches between them on the page offset; a branch to another
+// block of the region continues inside the function instead of returning to the run loop.
 //
 // Correctness rules the generated code keeps (the same as Cpu.step):
-// - Before any instruction that can fault or calls an interpreter handler, the code stores
-//   startEip (the instruction's EIP), EIP (the next instruction's) and icount (counting the
-//   instruction), so a fault leaves exactly the state the interpreter would: Cpu.run's catch
-//   rewinds EIP to startEip and delivers the exception.
-// - Semantics come from one place. Operand fetch and write-back (registers, effective
-//   addresses, memory through the Cpu's segment/paging/RAM accessors) are written out here;
-//   the operation itself is either a few lines mirroring ops-alu/ops-data (32-bit ADD/SUB/
-//   logic/ADC/SBB, moves: checked against the interpreter by test/cpu/jit.test.ts) or a
-//   direct call of the interpreter's own operation (A.ALU[k], A.shiftOp, A.incv/decv,
-//   A.mulE ...). Instructions without a form here call the interpreter's handler.
-// - After every instruction that touches memory or calls a handler, the block returns if
-//   the CPU asked running blocks to stop (a write to decoded code, a TLB or mode change, a
-//   stop request, an MMIO access: see Cpu.blockAbort), with EIP and icount exact.
-// - A Jcc inside a block (blocks continue past conditional branches, see block.ts) is a
-//   side exit: taken, it sets EIP and icount and returns.
-// - A block whose last instruction jumps back to its own first instruction loops inside
-//   the function while the budget allows another whole pass and nothing asked blocks to
-//   stop. No interrupt check is needed at that back edge: whether an interrupt is pending
-//   changes only through port I/O, MMIO (both end or abort a block) or instructions that
-//   end blocks (STI, POPF, IRET, MOV SS ...), and device time advances only between
-//   Cpu.run calls.
+// - Guest registers live in JS locals (r0..r7) inside the function: loaded on entry,
+//   written back in a `finally` on every exit (return or exception), and around every
+//   call of an interpreter handler (written back before, loaded after). A handler that
+//   throws leaves the Cpu's registers as it left them (it may have changed some: REP
+//   strings); the locals are not written over them.
+// - Before any instruction that calls an interpreter handler, the code stores startEip
+//   (the instruction's EIP), EIP (the next instruction's) and icount (counting the
+//   instruction), so a fault leaves exactly the state the interpreter would: Cpu.run's
+//   catch rewinds EIP to startEip and delivers the exception. Memory operands take an
+//   inline fast path (aligned, full-range segment, TLB hit, plain RAM: one typed-array
+//   access); everything else calls the Cpu's accessors (Cpu.fr32 ...), which sync EIP and
+//   icount from the region's bookkeeping (jitE0/jitC0/jitOffs, see Cpu.jitSync) before
+//   they can fault, touch a device or drop code.
+// - Semantics come from one place. Operand fetch and write-back are written out here;
+//   the operation itself is either a few lines mirroring ops-alu/ops-data (checked against
+//   the interpreter by test/cpu/jit.test.ts) or a direct call of the interpreter's own
+//   operation (A.ALU[k], A.shiftOp, A.incv/decv, A.mulHiU32 ...). Instructions without a
+//   form here call the interpreter's handler.
+// - After every instruction that touches memory or calls a handler, the function returns
+//   if the CPU asked running blocks to stop (a write to decoded code, a TLB or mode change,
+//   a stop request, an MMIO access: see Cpu.blockAbort), with EIP and icount exact.
+// - A Jcc inside a block is a side exit. A branch (taken or not) to a block of the region
+//   continues there while the budget allows that block's whole length and nothing asked
+//   blocks to stop; otherwise the function returns with EIP and icount exact. No interrupt
+//   check is needed at these edges: whether an interrupt is pending changes only through
+//   port I/O, MMIO (both end or abort a block) or instructions that end blocks (STI,
+//   POPF, IRET, MOV SS ...), and device time advances only between Cpu.run calls.
 // - Lazy flags are stored exactly as the interpreter stores them; a Jcc/SETcc/CMOVcc after
-//   a known flag producer tests the operands directly instead of re-deriving flags, and
-//   ADC/SBB/INC/DEC take CF from the known producer.
+//   a known flag producer of the same block tests the operands directly instead of
+//   re-deriving flags, and ADC/SBB/INC/DEC take CF from the known producer.
 import type { Cpu } from './cpu';
-import type { Block } from './block';
+import { chainsAfter, isStraight, type Block } from './block';
 import type { Insn } from './insn';
 import * as A from './ops-alu';
 import * as D from './ops-data';
 import * as C from './ops-control';
 import { ARITH_FLAGS, CF, REG_ZERO } from './consts';
 
-export type BlockFn = (cpu: Cpu, end: number) => void;
+/** A compiled function: runs from CS:EIP; true when the run loop may chain straight to the next compiled code. */
+export type BlockFn = (cpu: Cpu, end: number) => boolean;
 
 /**
- * Calls an interpreter handler. Every compiled block calls handlers through this one
+ * Calls an interpreter handler. Every compiled function calls handlers through this one
  * function, so its call site sees every handler (megamorphic) and V8 does not inline the
- * handler bodies into each block: compiling a block stays cheap (a few hundred microseconds
+ * handler bodies into each region: compiling stays cheap (a few hundred microseconds
  * rather than tens of milliseconds), which matters when a kernel has thousands of hot blocks.
  */
 function callHandler(h: (cpu: Cpu, i: Insn) => void, cpu: Cpu, i: Insn): void { h(cpu, i); }
 
-/** Small, common handlers worth letting V8 inline into a block (called directly). */
+/** Small, common handlers worth letting V8 inline (called directly). */
 const INLINE_OK = new Set<unknown>([D.pushZ, D.popZ, D.movzx, D.movsx, A.shiftE, D.setcc, D.cmovcc, D.pushI, D.xchgZ, D.nop, D.movEI,
   D.movGE, D.movEG, A.mulE, A.imul1, A.imul2, D.cwd, D.cbw]);
 
@@ -55,46 +65,84 @@ interface Flags { op: FlagOp; a: string; b: string; x: string; s: number; cin: s
 const ALU_LF = ['0 /*LF_ADD*/', '4 /*LF_LOGIC*/', '1 /*LF_ADC*/', '3 /*LF_SBB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/'];
 const ALU_OPER = ['+', '|', '+', '-', '&', '-', '^', '-'];
 const ALU_KIND: FlagOp[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
-/** Byte offsets of AL,CL,DL,BL,AH,CH,DH,BH in the register buffer (as Cpu.getReg). */
-const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
 const SIGN = [0, 0x80, 0x8000, 0, 0x80000000];
 
 /** A 32-bit effective address expression (address size 32). */
 function ea32(i: Insn): string {
   const parts: string[] = [];
-  if (i.base !== REG_ZERO) parts.push(`r[${i.base}]`);
-  if (i.index !== REG_ZERO) parts.push(i.scale ? `(r[${i.index}] << ${i.scale})` : `r[${i.index}]`);
+  if (i.base !== REG_ZERO) parts.push(`r${i.base}`);
+  if (i.index !== REG_ZERO) parts.push(i.scale ? `(r${i.index} << ${i.scale})` : `r${i.index}`);
   if (i.disp !== 0 || parts.length === 0) parts.push(String(i.disp | 0));
   return `((${parts.join(' + ')}) >>> 0)`;
 }
 
+/** Register operands: the locals r0..r7 hold EAX..EDI as int32. */
 function regGet(reg: number, s: number): string {
-  return s === 4 ? `(r[${reg}] >>> 0)` : s === 2 ? `r16[${reg << 1}]` : `r8[${R8[reg]}]`;
+  if (s === 4) return `(r${reg} >>> 0)`;
+  if (s === 2) return `(r${reg} & 65535)`;
+  return reg < 4 ? `(r${reg} & 255)` : `((r${reg - 4} >>> 8) & 255)`;
 }
 function regSet(reg: number, s: number, v: string): string {
-  return s === 4 ? `r[${reg}] = ${v};` : s === 2 ? `r16[${reg << 1}] = ${v};` : `r8[${R8[reg]}] = ${v};`;
+  if (s === 4) return `r${reg} = (${v}) | 0;`;
+  if (s === 2) return `r${reg} = (r${reg} & -65536) | ((${v}) & 65535);`;
+  return reg < 4 ? `r${reg} = (r${reg} & -256) | ((${v}) & 255);` : `r${reg - 4} = (r${reg - 4} & -65281) | (((${v}) & 255) << 8);`;
 }
+const SPILL = 'r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3; r[4] = r4; r[5] = r5; r[6] = r6; r[7] = r7;';
+const RELOAD = 'r0 = r[0]; r1 = r[1]; r2 = r[2]; r3 = r[3]; r4 = r[4]; r5 = r[5]; r6 = r[6]; r7 = r[7];';
+
 const RD = ['', 'read8', 'read16', '', 'read32'];
 const WR = ['', 'write8', 'write16', '', 'write32'];
 const FRD = ['', 'fr8', 'fr16', '', 'fr32'];
 const FWR = ['', 'fw8', 'fw16', '', 'fw32'];
+const RAMV = ['', 'ram', 'ram16', '', 'ram32'];
+const SHIFT = ['', '', ' >>> 1', '', ' >>> 2'];
+
+/** Per-compilation state of the emitters. */
+interface Gen {
+  /** Aligned RAM operands inline (switch ramFast), else the Cpu's checked accessors. */
+  ramFast: boolean;
+  /** The index of the instruction being emitted in its block (the accessors' slow paths sync EIP/icount from it). */
+  k: number;
+  /** Segments whose base/full-range bits the code reads (loaded on entry and after handlers). */
+  segs: Set<number>;
+  /** A counter for unique temporaries. */
+  tmp: number;
+  /**
+   * Deferred lazy-flag stores (see compileRegion), as statements and as a comma-expression
+   * prefix: the accessors' slow paths store them first (they can fault or reach code that
+   * reads flags); the inline fast path cannot observe flags and leaves them deferred. Only
+   * for instructions marked pure, which set no flags before their last memory access.
+   */
+  pend: string;
+  pendExpr: string;
+}
+
 /**
- * Whether the block being compiled uses the aligned RAM fast path (Cpu.fr32 ...), and the
- * index of the instruction being emitted (the fast accessors' slow paths sync EIP/icount
- * from it: see Cpu.jitSync).
+ * An aligned access through a full-range segment hits RAM directly when the TLB entry
+ * (or, paging off, the identity table: Cpu.jitTlb) grants it and the frame is plain RAM
+ * (reads: not MMIO; writes: not MMIO and not tracked by the rmap). Otherwise the Cpu's
+ * accessor runs, with all checks, faults and device effects.
  */
-let ramFast = true;
-let curK = 0;
-function memRead(seg: number, s: number, off: string): string {
-  if (ramFast) return `cpu.${FRD[s]}(${seg}, ${off}, ${curK})`;
+function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, rmw: boolean): string {
+  g.segs.add(seg);
+  const align = s === 4 ? '(l & 3) === 0 && ' : s === 2 ? '(l & 1) === 0 && ' : '';
+  const need = write || rmw ? 'nw' : 'nr';
+  const kind = write ? 'kind[p >>> 12] === 0' : '(kind[p >>> 12] & 1) === 0';
+  return `(sf${seg} & ${write || rmw ? 2 : 1}) !== 0 && (l = (sb${seg} + ${off}) | 0, ${align}((te = tlb[l >>> 12]) & ${need}) === ${need}) && ` +
+    `((p = (te & -4096) | (l & 4095)) >>> 0) < rs && ${kind}`;
+}
+function memRead(g: Gen, seg: number, s: number, off: string): string {
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''} : (${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.k})))`;
   return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
 }
-function memWrite(seg: number, s: number, off: string, v: string): string {
-  return ramFast ? `cpu.${FWR[s]}(${seg}, ${off}, ${v}, ${curK});` : `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
+function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
+  if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
+  const w = `w${g.tmp++}`;
+  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) ${RAMV[s]}[p${SHIFT[s]}] = ${w}; else { ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.k}); } }`;
 }
-function rmwRead(seg: number, s: number, off: string): string {
-  if (ramFast) return `cpu.frmw(${seg}, ${off}, ${s}, ${curK})`;
+function rmwRead(g: Gen, seg: number, s: number, off: string): string {
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''} : (${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.k})))`;
   return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
@@ -158,12 +206,12 @@ interface Emitted {
 
 /** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>). */
 interface EOperand { pre: string; get: string; set: (v: string) => string; mem: boolean }
-function eOperand(i: Insn, s: number, v: string, rmw: boolean): EOperand | null {
+function eOperand(g: Gen, i: Insn, s: number, v: string, rmw: boolean): EOperand | null {
   if (i.mod === 3) return { pre: '', get: regGet(i.rm, s), set: (x) => regSet(i.rm, s, x), mem: false };
   if (i.asize !== 32) return null;
   const o = `o${v}`;
-  const get = rmw ? rmwRead(i.seg, s, o) : memRead(i.seg, s, o);
-  return { pre: `const ${o} = ${ea32(i)}; `, get, set: (x) => memWrite(i.seg, s, o, x), mem: true };
+  const get = rmw ? rmwRead(g, i.seg, s, o) : memRead(g, i.seg, s, o);
+  return { pre: `const ${o} = ${ea32(i)}; `, get, set: (x) => memWrite(g, i.seg, s, o, x), mem: true };
 }
 
 /**
@@ -197,24 +245,24 @@ function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: s
 }
 
 /** Emits one instruction, or null for the interpreter's handler. */
-function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => string): Emitted | null {
+function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => string): Emitted | null {
   const h = i.exec, s = i.size, v = `${k}`;
   if (i.asize !== 32 && i.mod !== 3 && h !== D.movZI && h !== A.incZ && h !== A.decZ && h !== A.aluAI) return null;
   if (h === D.movGE || h === D.movEG) {
-    const e = eOperand(i, s, v, false);
+    const e = eOperand(g, i, s, v, false);
     if (e === null) return null;
     return h === D.movGE ? { code: `${e.pre}${regSet(i.reg, s, e.get)}`, touches: e.mem, pure: true } : { code: `${e.pre}${e.set(regGet(i.reg, s))}`, touches: e.mem, pure: true };
   }
   if (h === D.movZI) return { code: regSet(i.op & 7, s, String(s === 4 ? i.imm | 0 : i.imm & MASK[s])), touches: false, pure: true };
   if (h === D.movEI) {
-    const e = eOperand(i, s, v, false);
+    const e = eOperand(g, i, s, v, false);
     if (e === null) return null;
     return { code: `${e.pre}${e.set(String(s === 4 ? i.imm >>> 0 : i.imm & MASK[s]))}`, touches: e.mem, pure: true };
   }
-  if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r[${i.reg}] = ${ea32(i)};`, touches: false, pure: true } : null;
+  if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r${i.reg} = ${ea32(i)} | 0;`, touches: false, pure: true } : null;
   if (h === D.movzx || h === D.movsx) {
     const src = i.op === 0x1b6 || i.op === 0x1be ? 1 : 2;
-    const e = eOperand(i, src, v, false);
+    const e = eOperand(g, i, src, v, false);
     if (e === null) return null;
     const val = h === D.movzx ? e.get : trunc(signed(e.get, src), s);
     return { code: `${e.pre}${regSet(i.reg, s, val)}`, touches: e.mem, pure: true };
@@ -231,21 +279,21 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
       return { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     if (h === A.aluGE) {
-      const e = eOperand(i, s, v, false);
+      const e = eOperand(g, i, s, v, false);
       if (e === null) return null;
       const r = emitAlu(kk, s, regGet(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
-      return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
+      return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     // E is the destination (aluEG, aluEI) or the first operand of TEST.
-    const e = eOperand(i, s, v, writes);
+    const e = eOperand(g, i, s, v, writes);
     if (e === null) return null;
     const b = h === A.aluEG || h === A.testEG ? regGet(i.reg, s) : immE;
     const r = emitAlu(kk, s, e.get, b, writes ? e.set : null, v, flags, ref);
-    return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
+    return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
   }
   if (h === A.incZ || h === A.decZ || h === A.incE || h === A.decE) {
     const inc = h === A.incZ || h === A.incE;
-    const e: EOperand | null = h === A.incZ || h === A.decZ ? { pre: '', get: regGet(i.op & 7, s), set: (x) => regSet(i.op & 7, s, x), mem: false } : eOperand(i, s, v, true);
+    const e: EOperand | null = h === A.incZ || h === A.decZ ? { pre: '', get: regGet(i.op & 7, s), set: (x) => regSet(i.op & 7, s, x), mem: false } : eOperand(g, i, s, v, true);
     if (e === null) return null;
     const a = `a${v}`, x = `x${v}`;
     const cf = carryOf(flags);
@@ -258,26 +306,27 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
       // A register INC/DEC is a deferrable producer like the ALU ones (its CF comes from the
       // previous producer's operands or locals).
       if (!e.mem) return { code, touches: false, flags: f, lazy: stores, pure: true };
-      return { code: code + stores, touches: true, flags: f };
+      return { code: code + stores, touches: true, flags: f, pure: true };
     }
     const code = `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(inc ? A.incv : A.decv)}(cpu, ${a}, ${s}); ${e.set(x)}`;
     return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
   }
   if (h === A.notE || h === A.negE) {
-    const e = eOperand(i, s, v, true);
+    const e = eOperand(g, i, s, v, true);
     if (e === null) return null;
     if (h === A.notE) return { code: `${e.pre}${e.set(trunc(`~${e.get}`, s))}`, touches: e.mem, pure: true };
     const a = `a${v}`, x = `x${v}`;
-    return { code: `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(A.sub)}(cpu, 0, ${a}, ${s}); ${e.set(x)}`, touches: e.mem, flags: { op: 'sub', a: '0', b: a, x, s, cin: '' } };
+    // A.sub stores NEG's flags before a memory operand is written: not pure then (see compileRegion).
+    return { code: `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(A.sub)}(cpu, 0, ${a}, ${s}); ${e.set(x)}`, touches: e.mem, flags: { op: 'sub', a: '0', b: a, x, s, cin: '' }, pure: !e.mem };
   }
   if (h === A.shiftE) {
     const op = i.op;
-    const count = op === 0xd0 || op === 0xd1 ? '1' : op === 0xd2 || op === 0xd3 ? '(r8[4] & 31)' : String(i.imm & 31);
-    const e = eOperand(i, s, v, true);
+    const count = op === 0xd0 || op === 0xd1 ? '1' : op === 0xd2 || op === 0xd3 ? '(r1 & 31)' : String(i.imm & 31);
+    const e = eOperand(g, i, s, v, true);
     if (e === null) return null;
     const n = `n${v}`, a = `a${v}`;
     if (count === '0') return { code: e.mem ? `${e.pre}${e.get};` : '', touches: e.mem };
-    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7) && count !== '(r8[4] & 31)') {
+    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7) && count !== '(r1 & 31)') {
       // SHL/SHR/SAR r/m32 by a constant 1-31, as A.shiftOp: CF = last bit out, OF from the
       // top bits, AF kept (undefined), SF/ZF/PF lazily from the result.
       const c = Number(count), x = `x${v}`, cf = `f${v}`;
@@ -288,24 +337,24 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
       const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
       return { code: `${e.pre}const ${a} = ${e.get}; const ${calc}; ${e.set(x)} cpu.setLazySZP(${x}, 4, ${cf}${af});`, touches: e.mem, flags: null };
     }
-    if (count !== '(r8[4] & 31)') {
+    if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
     // Count 0 (from CL) changes nothing, flags included, but a memory operand is still accessed.
     return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${n}, ${s})`)} }`, touches: e.mem, flags: null };
   }
   if (h === D.setcc) {
-    const e = eOperand(i, 1, v, false);
+    const e = eOperand(g, i, 1, v, false);
     if (e === null) return null;
     const fused = fusedCond(i.op & 15, flags);
     return { code: `${e.pre}${e.set(`(${fused ?? `cpu.cond(${i.op & 15})`} ? 1 : 0)`)}`, touches: e.mem, pure: fused !== null };
   }
   if (h === D.cmovcc && s === 4) {
-    const e = eOperand(i, 4, v, false);
+    const e = eOperand(g, i, 4, v, false);
     if (e === null) return null;
     const fused = fusedCond(i.op & 15, flags);
     // The source is always read (and may fault); a 32-bit destination is written either way.
-    return { code: `${e.pre}const a${v} = ${e.get}; if (${fused ?? `cpu.cond(${i.op & 15})`}) r[${i.reg}] = a${v};`, touches: e.mem, pure: fused !== null };
+    return { code: `${e.pre}const a${v} = ${e.get}; if (${fused ?? `cpu.cond(${i.op & 15})`}) r${i.reg} = a${v} | 0;`, touches: e.mem, pure: fused !== null };
   }
   if ((h === D.pushZ || h === D.popZ) && s === 4) {
     // As cpu.push32/pop32 with a 32-bit stack (SDM Vol.2B PUSH/POP): write/read at the new
@@ -313,33 +362,44 @@ function emitInsn(i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => 
     // A 16-bit stack (SS.B clear) takes the handler.
     const reg = i.op & 7, o = `o${v}`;
     const fast = h === D.pushZ
-      ? `const ${o} = (r[4] - 4) >>> 0; ${memWrite(2, 4, o, `(r[${reg}] >>> 0)`)} r[4] = ${o};`
-      : `const ${o} = r[4] >>> 0, p${v} = ${memRead(2, 4, o)}; r[4] = (${o} + 4) >>> 0; r[${reg}] = p${v};`;
-    return { code: `if (cpu.stack32) { ${fast} } else { /*SYNC*/ ${ref(h)}(cpu, ${ref(i)}); }`, touches: true, pure: true };
+      ? `const ${o} = (r4 - 4) >>> 0; ${memWrite(g, 2, 4, o, `(r${reg} >>> 0)`)} r4 = ${o} | 0;`
+      : `const ${o} = r4 >>> 0, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
+    return { code: `if (st32) { ${fast} } else { /*SYNC*/ ${SPILL} live = false; ${ref(h)}(cpu, ${ref(i)}); ${RELOAD} live = true; }`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {
-    const e = eOperand(i, 4, v, false);
+    const e = eOperand(g, i, 4, v, false);
     if (e === null) return null;
     const a = `a${v}`, b = `b${v}`, lo = `x${v}`;
-    const other = i.op === 0x1af ? `(r[${i.reg}] >>> 0)` : String(i.imm >>> 0);
+    const other = i.op === 0x1af ? `(r${i.reg} >>> 0)` : String(i.imm >>> 0);
     // As A.imul2: the low half of the signed product; CF=OF=(it does not fit).
-    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r[${i.reg}] = ${lo}; ` +
-      `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`, touches: e.mem, flags: null };
+    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r${i.reg} = ${lo} | 0; ` +
+      `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`, touches: e.mem, flags: null, pure: true };
   }
   if (h === A.mulE && s === 4) {
-    const e = eOperand(i, 4, v, false);
+    const e = eOperand(g, i, 4, v, false);
     if (e === null) return null;
     const a = `a${v}`, b = `b${v}`, lo = `x${v}`, hi = `h${v}`;
     // As A.mulE (EDX:EAX := EAX * E; CF=OF=(EDX != 0); SF/ZF/PF from the low half).
-    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = r[0], ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); ` +
-      `r[0] = ${lo}; r[2] = ${hi}; cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`, touches: e.mem, flags: null };
+    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = r0 >>> 0, ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); ` +
+      `r0 = ${lo} | 0; r2 = ${hi} | 0; cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`, touches: e.mem, flags: null, pure: true };
   }
   return null;
 }
 
-/** Compiles a block; the function runs it from the current EIP (the block's first instruction). */
-export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): BlockFn {
-  ramFast = ramFastPath;
+/** The fast-path switches that shape compiled code. */
+export interface JitOptions {
+  /** Branches to blocks of the same region continue inside the function (switch loops). */
+  loops: boolean;
+  /** Aligned RAM operands inline (switch ramFast). */
+  ramFast: boolean;
+}
+
+/**
+ * Compiles a region: blocks of one code page, each knowing its page offset (Block.off),
+ * no two at the same offset. The function runs the block at CS:EIP's page offset (any
+ * block of the region may be the entry: Cpu sets every block's fn to it).
+ */
+export function compileRegion(blocks: Block[], opts: JitOptions): BlockFn {
   const names: string[] = [];
   const values: unknown[] = [];
   const ref = (v: unknown): string => {
@@ -347,74 +407,127 @@ export function compileBlock(b: Block, selfLoops = true, ramFastPath = true): Bl
     if (at >= 0) return names[at];
     const n = `k${names.length}`; names.push(n); values.push(v); return n;
   };
-  const out: string[] = [];
+  const g: Gen = { ramFast: opts.ramFast, k: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
+  const byOff = new Map<number, Block>();
+  for (const b of blocks) byOff.set(b.off, b);
   const callRef = ref(callHandler);
-  const n = b.insns.length;
-  let off = 0;
-  let flags: Flags | null = null;
-  let ended = false;
-  let loops = false;
-  // Lazy-flag stores of the last register-only ALU producer, not yet emitted: a later
-  // producer makes them dead (dropped); anything that can observe flags — a fault point,
-  // a handler, code reading the Cpu's flag state, leaving the block — emits them first.
-  let pending = '';
-  const flush = (): string => { const p = pending; pending = ''; return p; };
-  for (let k = 0; k < n; k++) {
-    const i = b.insns[k];
-    const cur = `((e0 + ${off}) >>> 0)`, next = `((e0 + ${off + i.len}) >>> 0)`;
-    const last = k === n - 1;
-    /** Exact state for a possible fault (and for handlers that read EIP/icount). */
-    const sync = `cpu.startEip = ${cur}; cpu.eip = ${next}; cpu.icount = c0 + ${k + 1};`;
-    const abort = last ? '' : 'if (cpu.blockAbort || m.mmioHits !== mh) return;';
-    const h = i.exec;
-    let code: string;
-    if ((h === C.jcc || h === C.jmpRel || (h === C.loop && i.op === 0xe2 && i.asize === 32)) && i.osize === 32) {
-      const rel = (off + i.len + i.imm) | 0;
-      const fused = h === C.jcc ? fusedCond(i.op & 15, flags) : null;
-      const pre = h === C.jcc && fused === null ? flush() : '';
-      // LOOP writes the decremented count only once the target has passed its limit check
-      // (as C.loop: a #GP leaves ECX unchanged).
-      const isLoop = h === C.loop, commit = isLoop ? `r[1] = lc${k}; ` : '';
-      const cond = h === C.jmpRel ? 'true' : isLoop ? `lc${k} !== 0` : (fused ?? `cpu.cond(${i.op & 15})`);
-      const taken = rel === 0 && selfLoops
-        // A jump back to the block's start (its last instruction or a side exit): loop here
-        // while a whole further pass fits the budget (the check runBlock makes on entry).
-        ? `${commit}cpu.eip = e0; c0 += ${k + 1}; cpu.jitC0 = c0; if (cpu.blockAbort || m.mmioHits !== mh || c0 + ${n} > end) return; continue;`
-        : `const t = (e0 + ${rel}) >>> 0; if (t > cpu.segLimit[1]) cpu.raise(13, 0); ${commit}cpu.eip = t; return;`;
-      if (rel === 0 && selfLoops) loops = true;
-      code = `${pre}cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; ${isLoop ? `const lc${k} = (r[1] - 1) | 0; ` : ''}if (${cond}) { ${pending}${taken} }` +
-        (last ? ` ${flush()}${commit}cpu.eip = ${next}; return;` : '');
-      if (last) ended = true;
-    } else {
-      curK = k;
-      const em = emitInsn(i, k, flags, ref);
-      if (em === null) {
-        // The interpreter's handler, with the decoded instruction.
-        code = flush() + (INLINE_OK.has(h) ? `${sync} ${ref(h)}(cpu, ${ref(i)}); ${abort}` : `${sync} ${callRef}(${ref(h)}, cpu, ${ref(i)}); ${abort}`);
-        flags = null;
+  const cases: string[] = [];
+
+  /**
+   * Control reaches page offset T after instruction k of the current block (a jump: the
+   * target's limit check applies, with the jump's EIP `cur` for the #GP). Inside the
+   * region it continues there when the budget allows the whole target block.
+   */
+  const edge = (T: number, k: number, jump: boolean, commit: string, cur: string): string => {
+    const tb = opts.loops ? byOff.get(T) : undefined;
+    const lim = jump ? `if (t > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` : '';
+    if (tb === undefined) return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}cpu.eip = t; cpu.icount = c0 + ${k + 1}; return true; }`;
+    return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}c0 += ${k + 1}; ` +
+      `if (t + ${tb.len - 1} > lim || c0 + ${tb.insns.length} > end || cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = t; cpu.icount = c0; return true; } pc = ${T}; continue; }`;
+  };
+
+  for (const b of blocks) {
+    const out: string[] = [];
+    const n = b.insns.length;
+    const offs = new Int32Array(n + 1);
+    for (let k = 0, o = 0; k < n; k++) { o += b.insns[k].len; offs[k + 1] = o; }
+    out.push(`case ${b.off}: { e0 = (base + ${b.off}) >>> 0; cpu.jitOffs = ${ref(offs)}; cpu.jitE0 = e0; cpu.jitC0 = c0;`);
+    let off = 0;
+    let flags: Flags | null = null;
+    let ended = false;
+    // Lazy-flag stores of the last register-only ALU producer, not yet emitted: a later
+    // producer makes them dead (dropped); anything that can observe flags — a fault point,
+    // a handler, code reading the Cpu's flag state, leaving the block — emits them first.
+    let pending = '';
+    const flush = (): string => { const p = pending; pending = ''; return p; };
+    for (let k = 0; k < n; k++) {
+      const i = b.insns[k];
+      const cur = `((e0 + ${off}) >>> 0)`, next = `((e0 + ${off + i.len}) >>> 0)`;
+      const last = k === n - 1;
+      /** Exact state for a possible fault (and for handlers that read EIP/icount). */
+      const sync = `cpu.startEip = ${cur}; cpu.eip = ${next}; cpu.icount = c0 + ${k + 1};`;
+      const abort = last ? '' : 'if (cpu.blockAbort || m.mmioHits !== mh) return false;';
+      const h = i.exec;
+      const fall = b.off + off + i.len;
+      let code: string;
+      if ((h === C.jcc || h === C.jmpRel || (h === C.loop && i.op === 0xe2 && i.asize === 32)) && i.osize === 32) {
+        const T = b.off + off + i.len + i.imm;
+        if (h === C.jmpRel) {
+          code = flush() + edge(T, k, true, '', cur);
+        } else {
+          const fused = h === C.jcc ? fusedCond(i.op & 15, flags) : null;
+          const pre = h === C.jcc && fused === null ? flush() : '';
+          // LOOP writes the decremented count only once the target has passed its limit
+          // check (as C.loop: a #GP leaves ECX unchanged).
+          const isLoop = h === C.loop, commit = isLoop ? `r1 = lc${k}; ` : '';
+          const cond = isLoop ? `lc${k} !== 0` : (fused ?? `cpu.cond(${i.op & 15})`);
+          code = `${pre}${isLoop ? `const lc${k} = (r1 - 1) | 0; ` : ''}if (${cond}) { ${pending}${edge(T, k, true, commit, cur)} }` +
+            (last ? ` ${flush()}${edge(fall, k, false, commit, cur)}` : '');
+        }
         if (last) ended = true;
       } else {
-        if (em.touches) code = ramFast ? `${flush()}${em.code.replace('/*SYNC*/', sync)} ${abort}` : `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
-        else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.lazy; }
-        else code = (em.pure ? '' : flush()) + em.code;
-        if (em.flags !== undefined) flags = em.flags;
+        g.k = k;
+        g.pend = pending;
+        g.pendExpr = pending.split(';').map((x) => x.trim()).filter((x) => x !== '').map((x) => `${x}, `).join('');
+        let em = emitInsn(g, i, k, flags, ref);
+        if (em !== null && em.touches && !em.pure && pending !== '') {
+          // Flushed before it instead: its slow paths must not store the deferred flags
+          // again (it may have set its own by then, e.g. through A.sub or A.shiftOp).
+          g.pend = g.pendExpr = '';
+          em = emitInsn(g, i, k, flags, ref);
+        }
+        if (em === null) {
+          // The interpreter's handler, with the decoded instruction; registers go through the Cpu.
+          const call = INLINE_OK.has(h) ? `${ref(h)}(cpu, ${ref(i)});` : `${callRef}(${ref(h)}, cpu, ${ref(i)});`;
+          code = `${flush()}${sync} ${SPILL} live = false; ${call} ${RELOAD} live = true; /*SEGS*/ ${abort}`;
+          flags = null;
+          if (last) {
+            ended = true;
+            code += isStraight(h) ? ` ${edge(fall, k, false, '', cur)}` : ` return ${chainsAfter(h)};`;
+          }
+        } else {
+          if (em.touches) {
+            // A memory operand: deferred flag stores stay deferred across the inline fast
+            // path (the slow paths store them first) unless the instruction reads flags.
+            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending}`)} ${abort}`;
+            else code = `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
+            if (em.flags !== undefined) pending = ''; // it stored its own flags: the deferred ones are dead
+          }
+          else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.lazy; }
+          else {
+            code = (em.pure ? '' : flush()) + em.code;
+            if (em.flags !== undefined) pending = ''; // it stored its own flags (all of them): the deferred ones are dead
+          }
+          if (em.flags !== undefined) flags = em.flags;
+        }
       }
+      out.push(`  ${code} // ${k}: ${i.def?.mnem ?? '(ud)'}`);
+      off += i.len;
     }
-    out.push(`  ${code} // ${k}: ${i.def?.mnem ?? '(ud)'}`);
-    off += i.len;
+    if (!ended) out.push(`  ${flush()}${edge(b.off + off, n - 1, false, '', '0')}`);
+    out.push('}');
+    cases.push(out.join('\n'));
   }
-  if (!ended) out.push(`  ${flush()}cpu.eip = (e0 + ${off}) >>> 0; cpu.icount = c0 + ${n};`);
-  // In a loop, every path that does not jump back ends the function.
-  const body = loops ? `  for (;;) {\n${out.join('\n')}\n  return;\n  }` : out.join('\n');
-  const offs = new Int32Array(n + 1);
-  for (let k = 0, o = 0; k < n; k++) { o += b.insns[k].len; offs[k + 1] = o; }
-  const offsRef = ref(offs);
-  const src = `"use strict";\nreturn function block(cpu, end) {\n  const r = cpu.r32, r16 = cpu.r16, r8 = cpu.r8, m = cpu.mem, e0 = cpu.eip, mh = m.mmioHits;\n  let c0 = cpu.icount;\n` +
-    `  cpu.jitOffs = ${offsRef}; cpu.jitE0 = e0; cpu.jitC0 = c0;\n${body}\n};`;
+  const segs = [...g.segs].sort();
+  const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; sf${s} = cpu.segFull[${s}];`).join(' ') + ' st32 = cpu.stack32;';
+  const body = cases.join('\n').split('/*SEGS*/').join(segLoad);
+  const src = `"use strict";\nreturn function region(cpu, end) {\n` +
+    `  const r = cpu.r32, m = cpu.mem, mh = m.mmioHits, lim = cpu.segLimit[1];\n` +
+    `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.pageKind, rs = m.ramSize, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
+    `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc;\n` +
+    `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, live = true, st32 = false;\n` +
+    `  let ${segs.map((s) => `sb${s} = 0, sf${s} = 0`).join(', ')};\n  ${segLoad}\n` +
+    `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` +
+    `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { if (live) { ${SPILL} } }\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
   return factory(...values);
 }
 
-/** The generated source of a block (for tests and debugging). */
+/** Compiles one block as a region of its own (tests and the regions-off switch). */
+export function compileBlock(b: Block, loops = true, ramFast = true): BlockFn {
+  return compileRegion([b], { loops, ramFast });
+}
+
+/** The generated source of a compiled function (for tests and debugging). */
 export function blockSource(fn: BlockFn): string { return fn.toString(); }
