@@ -1141,9 +1141,8 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      const region = this.buildRegion(b);
-      const fn = compileRegion(region, { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
-      for (const rb of region) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
+      const { fn, blocks } = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
+      for (const rb of blocks) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
       fn(this, end);
       return;

@@ -62,7 +62,8 @@ const INLINE_OK = new Set<unknown>([D.pushZ, D.popZ, D.movzx, D.movsx, A.shiftE,
 type FlagOp = 'add' | 'sub' | 'logic' | 'incdec' | 'adc' | 'sbb';
 interface Flags { op: FlagOp; a: string; b: string; x: string; s: number; cin: string }
 
-const ALU_LF = ['0 /*LF_ADD*/', '4 /*LF_LOGIC*/', '1 /*LF_ADC*/', '3 /*LF_SBB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/', '4 /*LF_LOGIC*/', '2 /*LF_SUB*/'];
+/** The interpreter's lazy-flag kinds of ADD OR ADC SBB AND SUB XOR CMP (LF_ADD 0, LF_ADC 1, LF_SUB 2, LF_SBB 3, LF_LOGIC 4). */
+const ALU_LF = [0, 4, 1, 3, 4, 2, 4, 2];
 const ALU_OPER = ['+', '|', '+', '-', '&', '-', '^', '-'];
 const ALU_KIND: FlagOp[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic', 'sub'];
 const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
@@ -121,16 +122,17 @@ interface Gen {
 /**
  * An aligned access through a full-range segment hits RAM directly when the TLB entry
  * (or, paging off, the identity table: Cpu.jitTlb) grants it and the frame is plain RAM
- * (reads: not MMIO; writes: not MMIO and not tracked by the rmap). Otherwise the Cpu's
- * accessor runs, with all checks, faults and device effects.
+ * (reads: not MMIO; writes: not MMIO and not tracked by the rmap; PhysMemory.frameKind).
+ * Otherwise the Cpu's accessor runs, with all checks, faults and device effects. The
+ * segment's part is folded into the needed TLB bits: nr<seg>/nw<seg> carry a bit no
+ * entry has (NEVER) when the segment is not full-range or lacks the permission.
  */
 function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, rmw: boolean): string {
   g.segs.add(seg);
-  const align = s === 4 ? '(l & 3) === 0 && ' : s === 2 ? '(l & 1) === 0 && ' : '';
-  const need = write || rmw ? 'nw' : 'nr';
-  const kind = write ? 'kind[p >>> 12] === 0' : '(kind[p >>> 12] & 1) === 0';
-  return `(sf${seg} & ${write || rmw ? 2 : 1}) !== 0 && (l = (sb${seg} + ${off}) | 0, ${align}((te = tlb[l >>> 12]) & ${need}) === ${need}) && ` +
-    `((p = (te & -4096) | (l & 4095)) >>> 0) < rs && ${kind}`;
+  const align = s === 4 ? ' && (l & 3) === 0' : s === 2 ? ' && (l & 1) === 0' : '';
+  const need = `${write || rmw ? 'nw' : 'nr'}${seg}`;
+  const kind = write ? `kind[(p = (te & -4096) | (l & 4095)) >>> 12] === 0` : `(kind[(p = (te & -4096) | (l & 4095)) >>> 12] & 1) === 0`;
+  return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
 }
 function memRead(g: Gen, seg: number, s: number, off: string): string {
   if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''} : (${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.k})))`;
@@ -335,7 +337,11 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${c}) >>> 0, ${cf} = ((${a} | 0) >> ${c - 1}) & 1`;
       else calc = `${x} = (${a} << ${c}) >>> 0, ${cf} = ((${a} >>> ${32 - c}) & 1) | ((((${x} >>> 31) ^ (${a} >>> ${32 - c})) & 1) << 11)`;
       const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
-      return { code: `${e.pre}const ${a} = ${e.get}; const ${calc}; ${e.set(x)} cpu.setLazySZP(${x}, 4, ${cf}${af});`, touches: e.mem, flags: null };
+      const stores = `cpu.setLazySZP(${x}, 4, ${cf}${af});`;
+      // On a register the flag stores are deferred like an ALU producer's (dropped when dead):
+      // the AF bit they keep is cpu.flags' own, which no deferred store changes.
+      if (!e.mem) return { code: `const ${a} = ${e.get}; const ${calc}; ${e.set(x)}`, touches: false, flags: null, lazy: stores, pure: true };
+      return { code: `${e.pre}const ${a} = ${e.get}; const ${calc}; ${e.set(x)} ${stores}`, touches: true, flags: null };
     }
     if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
@@ -372,19 +378,29 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const a = `a${v}`, b = `b${v}`, lo = `x${v}`;
     const other = i.op === 0x1af ? `(r${i.reg} >>> 0)` : String(i.imm >>> 0);
     // As A.imul2: the low half of the signed product; CF=OF=(it does not fit).
-    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r${i.reg} = ${lo} | 0; ` +
-      `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`, touches: e.mem, flags: null, pure: true };
+    const code = `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r${i.reg} = ${lo} | 0; `;
+    const stores = `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`;
+    return e.mem ? { code: code + stores, touches: true, flags: null, pure: true } : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   if (h === A.mulE && s === 4) {
     const e = eOperand(g, i, 4, v, false);
     if (e === null) return null;
     const a = `a${v}`, b = `b${v}`, lo = `x${v}`, hi = `h${v}`;
     // As A.mulE (EDX:EAX := EAX * E; CF=OF=(EDX != 0); SF/ZF/PF from the low half).
-    return { code: `${e.pre}const ${b} = ${e.get}, ${a} = r0 >>> 0, ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); ` +
-      `r0 = ${lo} | 0; r2 = ${hi} | 0; cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`, touches: e.mem, flags: null, pure: true };
+    const code = `${e.pre}const ${b} = ${e.get}, ${a} = r0 >>> 0, ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); r0 = ${lo} | 0; r2 = ${hi} | 0; `;
+    const stores = `cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`;
+    return e.mem ? { code: code + stores, touches: true, flags: null, pure: true } : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   return null;
 }
+
+let regionSerial = 0;
+
+/** A TLB entry bit no entry has (Cpu.jitTlb): a needed-bits mask with it never matches. */
+const NEVER = 0x800;
+
+/** Most characters of generated source per function (see compileRegion). */
+const MAX_SOURCE = 24000;
 
 /** The fast-path switches that shape compiled code. */
 export interface JitOptions {
@@ -396,10 +412,11 @@ export interface JitOptions {
 
 /**
  * Compiles a region: blocks of one code page, each knowing its page offset (Block.off),
- * no two at the same offset. The function runs the block at CS:EIP's page offset (any
- * block of the region may be the entry: Cpu sets every block's fn to it).
+ * no two at the same offset, the first the hot one. Returns the function and the blocks
+ * it holds (a prefix of `blocks`: see MAX_SOURCE); it runs the block at CS:EIP's page
+ * offset, which must be one of those (the Cpu sets their fn to it).
  */
-export function compileRegion(blocks: Block[], opts: JitOptions): BlockFn {
+export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn; blocks: Block[] } {
   const names: string[] = [];
   const values: unknown[] = [];
   const ref = (v: unknown): string => {
@@ -412,6 +429,8 @@ export function compileRegion(blocks: Block[], opts: JitOptions): BlockFn {
   for (const b of blocks) byOff.set(b.off, b);
   const callRef = ref(callHandler);
   const cases: string[] = [];
+  /** Characters of code (comments aside) of each block's case. */
+  const sizes: number[] = [];
 
   /**
    * Control reaches page offset T after instruction k of the current block (a jump: the
@@ -428,6 +447,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): BlockFn {
 
   for (const b of blocks) {
     const out: string[] = [];
+    let size = 0;
     const n = b.insns.length;
     const offs = new Int32Array(n + 1);
     for (let k = 0, o = 0; k < n; k++) { o += b.insns[k].len; offs[k + 1] = o; }
@@ -501,32 +521,42 @@ export function compileRegion(blocks: Block[], opts: JitOptions): BlockFn {
           if (em.flags !== undefined) flags = em.flags;
         }
       }
-      out.push(`  ${code} // ${k}: ${i.def?.mnem ?? '(ud)'}`);
+      const note = ` // ${k}: ${i.def?.mnem ?? '(ud)'}`;
+      out.push(`  ${code}${note}`);
+      size += code.length + 3;
       off += i.len;
     }
     if (!ended) out.push(`  ${flush()}${edge(b.off + off, n - 1, false, '', '0')}`);
     out.push('}');
     cases.push(out.join('\n'));
+    sizes.push(size);
   }
   const segs = [...g.segs].sort();
-  const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; sf${s} = cpu.segFull[${s}];`).join(' ') + ' st32 = cpu.stack32;';
+  const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; nr${s} = cpu.segFull[${s}] & 1 ? nr : ${NEVER}; nw${s} = cpu.segFull[${s}] & 2 ? nw : ${NEVER};`).join(' ') + ' st32 = cpu.stack32;';
   const body = cases.join('\n').split('/*SEGS*/').join(segLoad);
-  const src = `"use strict";\nreturn function region(cpu, end) {\n` +
+  // Named after the entry block's page offset and a serial number (profiles tell regions apart).
+  const src = `"use strict";\nreturn function region_${blocks[0].off.toString(16)}_${++regionSerial}(cpu, end) {\n` +
     `  const r = cpu.r32, m = cpu.mem, mh = m.mmioHits, lim = cpu.segLimit[1];\n` +
-    `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.pageKind, rs = m.ramSize, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
+    `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.frameKind, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
     `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc;\n` +
     `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, live = true, st32 = false;\n` +
-    `  let ${segs.map((s) => `sb${s} = 0, sf${s} = 0`).join(', ')};\n  ${segLoad}\n` +
+    `  let ${segs.map((s) => `sb${s} = 0, nr${s} = 0, nw${s} = 0`).join(', ')};\n  ${segLoad}\n` +
     `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` +
     `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { if (live) { ${SPILL} } }\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  // V8 optimises only functions below a bytecode size (--max-optimized-bytecode-size,
+  // 60 KiB), and big functions take long to optimise: keep the blocks (in their breadth-
+  // first order from the hot one) whose code fits MAX_SOURCE, at least the first.
+  let keep = 0;
+  for (let sum = 0; keep < blocks.length && (keep === 0 || sum + sizes[keep] <= MAX_SOURCE); keep++) sum += sizes[keep];
+  if (keep < blocks.length) return compileRegion(blocks.slice(0, keep), opts);
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
-  return factory(...values);
+  return { fn: factory(...values), blocks };
 }
 
 /** Compiles one block as a region of its own (tests and the regions-off switch). */
 export function compileBlock(b: Block, loops = true, ramFast = true): BlockFn {
-  return compileRegion([b], { loops, ramFast });
+  return compileRegion([b], { loops, ramFast }).fn;
 }
 
 /** The generated source of a compiled function (for tests and debugging). */

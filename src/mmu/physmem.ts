@@ -34,6 +34,12 @@ export class PhysMemory {
   readonly ramSize: number;
   /** One entry per frame of RAM: PAGE_RAM, or a mix of PAGE_MMIO / PAGE_TRACKED bits. */
   readonly pageKind: Uint8Array;
+  /**
+   * The same for every frame of the 32-bit physical space: pageKind is its first part
+   * (one buffer), frames past RAM are PAGE_MMIO. Compiled code checks a frame with one
+   * load and no bounds compare.
+   */
+  readonly frameKind: Uint8Array;
   mmio: MmioIo;
   /**
    * Counts MMIO accesses. A device access can raise an interrupt or stop the machine, so
@@ -52,7 +58,10 @@ export class PhysMemory {
     this.ram32 = new Int32Array(buf);
     this.view = new DataView(buf);
     this.ramSize = buf.byteLength;
-    this.pageKind = new Uint8Array(this.ramSize >>> 12);
+    const frames = this.ramSize / 4096;
+    this.frameKind = new Uint8Array(Math.max(1 << 20, frames));
+    this.frameKind.fill(PAGE_MMIO, frames);
+    this.pageKind = this.frameKind.subarray(0, frames);
     this.mmio = mmio ?? NO_MMIO;
   }
 
