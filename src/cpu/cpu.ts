@@ -1130,10 +1130,21 @@ export class Cpu implements RmapOwner, FpuHost {
       // access or dropped code or translations show as blockAbort/mmioHits.
       const mem = this.mem, mh = mem.mmioHits;
       for (let fn: BlockFn = b.fn; ;) {
-        if (!fn(this, end) || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh || b.linkEpoch !== this.codeEpoch) return;
+        if (!fn(this, end) || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh) return;
         const e = this.eip;
-        const nb: Block | null = b.link0Eip === e ? b.link0 : b.link1Eip === e ? b.link1 : null;
-        if (nb === null || nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
+        let nb: Block | null = b.linkEpoch !== this.codeEpoch ? null : b.link0Eip === e ? b.link0 : b.link1Eip === e ? b.link1 : null;
+        if (nb === null) {
+          // Not linked (a region has many exits, its entry block two links): the fetch
+          // cache knows the block while the translation is tracked, and a link is made.
+          const lin = (this.segBase[CS] + e) >>> 0, way = (lin >>> 12) & (FETCH_WAYS - 1);
+          if (this.fetchTags[way] !== (((lin >>> 12) << 2) | this.cpl)) return;
+          const c = this.fetchPages[way]![lin & 0xfff];
+          if (c === undefined || c.mode !== 1 || c.block === null) return;
+          nb = c.block;
+          if (b.linkEpoch !== this.codeEpoch) { b.linkEpoch = this.codeEpoch; b.link1 = null; b.link1Eip = -1; } else { b.link1 = b.link0; b.link1Eip = b.link0Eip; }
+          b.link0 = nb; b.link0Eip = e;
+        }
+        if (nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
         this.prevBlock = b = nb;
         fn = nb.fn;
         this.startEip = e;

@@ -14,7 +14,7 @@ import { parseFastPaths } from '../../src/cpu/fastpaths';
 const MODES: Record<string, CpuOptions> = {
   interp: { decodeCache: false, blocks: false, compile: false },
   blocks: { decodeCache: true, blocks: true, compile: false, links: false, sideExits: true },
-  jit: { decodeCache: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true, compileThreshold: 1 },
+  jit: { decodeCache: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true, regions: true, compileThreshold: 1 },
 };
 /** The random programs also run compiled without side exits and without loops (each switch's other setting). */
 const EXTRA: Record<string, CpuOptions> = {
