@@ -1164,9 +1164,9 @@ export class Cpu implements RmapOwner, FpuHost {
   /**
    * The blocks compiled together with the hot block b (at CS:EIP): b, then the blocks its
    * static branches and fall-throughs reach on the same code page, breadth first, up to
-   * REGION_BLOCKS blocks or REGION_INSNS instructions. Successors are decoded here if
-   * they have not run yet; one whose first instruction could cross the page end or the
-   * CS limit, or would not decode, is left out (a branch there leaves the region).
+   * REGION_BLOCKS blocks or REGION_INSNS instructions — only blocks that have run (a
+   * branch to code that has not leaves the region), and none whose first instruction
+   * could cross the page end or the CS limit.
    */
   private buildRegion(b: Block): Block[] {
     if (!this.regionsEnabled) return [b];
@@ -1184,17 +1184,10 @@ export class Cpu implements RmapOwner, FpuHost {
         seen.add(t);
         const eip = (this.eip + t - b.off) >>> 0;
         if (eip + 14 > this.segLimit[CS]) continue;
-        let i = page[t];
-        if (i === undefined || i.mode !== 1) {
-          i = new Insn();
-          try { decode(this, i, eip); } catch (e) { if (e === FAULT) continue; throw e; }
-          if (this.codeCache[frame] !== page) return [b]; // the decode's own accesses dropped the page
-          this.statDecodes++;
-          page[t] = i;
-          i.cached = true;
-        }
-        const nb = i.block ?? this.buildBlockAt(i, eip, page, frame);
-        if (nb === null) return [b];
+        // Only code that has run (its block exists): cold paths stay out, so the hot ones fit.
+        const i = page[t];
+        if (i === undefined || i.mode !== 1 || i.block === null) continue;
+        const nb = i.block;
         blocks.push(nb);
         total += nb.insns.length;
       }

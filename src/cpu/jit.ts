@@ -15,7 +15,7 @@
 //   instruction), so a fault leaves exactly the state the interpreter would: Cpu.run's
 //   catch rewinds EIP to startEip and delivers the exception. Memory operands take an
 //   inline fast path (aligned, full-range segment, TLB hit, plain RAM: one typed-array
-//   access); everything else calls the Cpu's accessors (Cpu.fr32 ...), which sync EIP and
+//   access, counted as a TLB hit with paging on); everything else calls the Cpu's accessors (Cpu.fr32 ...), which sync EIP and
 //   icount from the region's bookkeeping (jitE0/jitC0/jitOffs, see Cpu.jitSync) before
 //   they can fault, touch a device or drop code.
 // - Semantics come from one place. Operand fetch and write-back are written out here;
@@ -36,7 +36,7 @@
 //   a known flag producer of the same block tests the operands directly instead of
 //   re-deriving flags, and ADC/SBB/INC/DEC take CF from the known producer.
 import type { Cpu } from './cpu';
-import { chainsAfter, isStraight, type Block } from './block';
+import { chainsAfter, isStraight, regionSuccessors, type Block } from './block';
 import type { Insn } from './insn';
 import * as A from './ops-alu';
 import * as D from './ops-data';
@@ -101,8 +101,14 @@ const SHIFT = ['', '', ' >>> 1', '', ' >>> 2'];
 
 /** Per-compilation state of the emitters. */
 interface Gen {
-  /** Aligned RAM operands inline (switch ramFast), else the Cpu's checked accessors. */
+  /** Aligned RAM operands on the fast path (switch ramFast), else the Cpu's checked accessors. */
   ramFast: boolean;
+  /**
+   * The fast path written out inline (regions with a loop), else a call of the Cpu's fast
+   * accessor (Cpu.fr32 ...): straight-line code runs a few times per compile and V8
+   * compiles the smaller form much faster.
+   */
+  inline: boolean;
   /** The index of the instruction being emitted in its block (the accessors' slow paths sync EIP/icount from it). */
   k: number;
   /** Segments whose base/full-range bits the code reads (loaded on entry and after handlers). */
@@ -135,16 +141,19 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
   return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
 }
 function memRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''} : (${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.k})))`;
+  if (g.ramFast && !g.inline) return `cpu.${FRD[s]}(${seg}, ${off}, ${g.k})`;
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.k})))`;
   return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
 }
 function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
   if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
+  if (!g.inline) return `cpu.${FWR[s]}(${seg}, ${off}, ${v}, ${g.k});`;
   const w = `w${g.tmp++}`;
-  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) ${RAMV[s]}[p${SHIFT[s]}] = ${w}; else { ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.k}); } }`;
+  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.k}); } }`;
 }
 function rmwRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''} : (${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.k})))`;
+  if (g.ramFast && !g.inline) return `cpu.frmw(${seg}, ${off}, ${s}, ${g.k})`;
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.k})))`;
   return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
@@ -202,8 +211,10 @@ interface Emitted {
   flags?: Flags | null;
   /** Reads no flag state from the Cpu and cannot fault: deferred flag stores may stay deferred across it. */
   pure?: boolean;
-  /** A register-only producer's lazy-flag stores, deferred (see compileBlock: dead stores are dropped). */
+  /** A register-only producer's lazy-flag stores, deferred (see compileRegion: dead stores are dropped). */
   lazy?: string;
+  /** The deferred stores depend on the flags before (they follow the pending ones rather than replace them). */
+  partial?: boolean;
 }
 
 /** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>). */
@@ -343,6 +354,17 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       if (!e.mem) return { code: `const ${a} = ${e.get}; const ${calc}; ${e.set(x)}`, touches: false, flags: null, lazy: stores, pure: true };
       return { code: `${e.pre}const ${a} = ${e.get}; const ${calc}; ${e.set(x)} ${stores}`, touches: true, flags: null };
     }
+    if (s === 4 && (i.reg === 0 || i.reg === 1) && !e.mem && count !== '(r1 & 31)') {
+      // ROL/ROR r32 by a constant 1-31, as A.shiftOp: only CF and OF change (SDM Vol.2B
+      // RCL/RCR/ROL/ROR: OF defined for a count of 1, the interpreter's rule for any other).
+      // The stores read the flags so far, so they are appended to the deferred ones
+      // (partial): a later full producer drops both, anything else emits both in order.
+      const c = Number(count), x = `x${v}`;
+      const rot = i.reg === 0 ? `((${a} << ${c}) | (${a} >>> ${32 - c})) >>> 0` : `((${a} >>> ${c}) | (${a} << ${32 - c})) >>> 0`;
+      const cfof = i.reg === 0 ? `(${x} & 1) | ((((${x} >>> 31) ^ ${x}) & 1) << 11)` : `(${x} >>> 31) | ((((${x} >>> 31) ^ (${x} >>> 30)) & 1) << 11)`;
+      return { code: `const ${a} = ${e.get}, ${x} = ${rot}; ${e.set(x)}`, touches: false, flags: null, pure: true, partial: true,
+        lazy: `cpu.materializeFlags(); cpu.flags = (cpu.flags & ${~(CF | 0x800)}) | ${cfof};` };
+    }
     if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
@@ -370,7 +392,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const fast = h === D.pushZ
       ? `const ${o} = (r4 - 4) >>> 0; ${memWrite(g, 2, 4, o, `(r${reg} >>> 0)`)} r4 = ${o} | 0;`
       : `const ${o} = r4 >>> 0, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
-    return { code: `if (st32) { ${fast} } else { /*SYNC*/ ${SPILL} live = false; ${ref(h)}(cpu, ${ref(i)}); ${RELOAD} live = true; }`, touches: true, pure: true };
+    return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(g, i, 4, v, false);
@@ -424,9 +446,11 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
     if (at >= 0) return names[at];
     const n = `k${names.length}`; names.push(n); values.push(v); return n;
   };
-  const g: Gen = { ramFast: opts.ramFast, k: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
   const byOff = new Map<number, Block>();
   for (const b of blocks) byOff.set(b.off, b);
+  // A loop: a branch back to a block of the region at or before the branching one.
+  const loop = opts.loops && blocks.some((b) => regionSuccessors(b).some((t) => t <= b.off && byOff.has(t)));
+  const g: Gen = { ramFast: opts.ramFast, inline: opts.ramFast && loop, k: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
   const callRef = ref(callHandler);
   const cases: string[] = [];
   /** Characters of code (comments aside) of each block's case. */
@@ -499,7 +523,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
         if (em === null) {
           // The interpreter's handler, with the decoded instruction; registers go through the Cpu.
           const call = INLINE_OK.has(h) ? `${ref(h)}(cpu, ${ref(i)});` : `${callRef}(${ref(h)}, cpu, ${ref(i)});`;
-          code = `${flush()}${sync} ${SPILL} live = false; ${call} ${RELOAD} live = true; /*SEGS*/ ${abort}`;
+          code = `${flush()}${sync} /*SPILL*/ ${call} /*RELOAD*/ /*SEGS*/ ${abort}`;
           flags = null;
           if (last) {
             ended = true;
@@ -509,11 +533,12 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
           if (em.touches) {
             // A memory operand: deferred flag stores stay deferred across the inline fast
             // path (the slow paths store them first) unless the instruction reads flags.
-            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending}`)} ${abort}`;
+            if (g.inline) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending}`)} ${abort}`;
+            else if (g.ramFast) code = `${flush()}${em.code.replace('/*SYNC*/', sync)} ${abort}`;
             else code = `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
             if (em.flags !== undefined) pending = ''; // it stored its own flags: the deferred ones are dead
           }
-          else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.lazy; }
+          else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.partial ? `${pending} ${em.lazy}` : em.lazy; }
           else {
             code = (em.pure ? '' : flush()) + em.code;
             if (em.flags !== undefined) pending = ''; // it stored its own flags (all of them): the deferred ones are dead
@@ -533,16 +558,20 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   }
   const segs = [...g.segs].sort();
   const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; nr${s} = cpu.segFull[${s}] & 1 ? nr : ${NEVER}; nw${s} = cpu.segFull[${s}] & 2 ? nw : ${NEVER};`).join(' ') + ' st32 = cpu.stack32;';
-  const body = cases.join('\n').split('/*SEGS*/').join(segLoad);
+  // Registers in locals only where code loops (straight-line code calls handlers more
+  // often, each a write-back and reload): elsewhere the Cpu's register array directly.
+  let body = cases.join('\n').split('/*SEGS*/').join(segLoad);
+  if (g.inline) body = body.split('/*SPILL*/').join(`${SPILL} live = false;`).split('/*RELOAD*/').join(`${RELOAD} live = true;`);
+  else body = body.split('/*SPILL*/').join('').split('/*RELOAD*/').join('').replace(/\br([0-7])\b/g, 'r[$1]');
   // Named after the entry block's page offset and a serial number (profiles tell regions apart).
   const src = `"use strict";\nreturn function region_${blocks[0].off.toString(16)}_${++regionSerial}(cpu, end) {\n` +
     `  const r = cpu.r32, m = cpu.mem, mh = m.mmioHits, lim = cpu.segLimit[1];\n` +
     `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.frameKind, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
     `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc;\n` +
-    `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, live = true, st32 = false;\n` +
+    `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, th = 0, live = true, st32 = false;\n` +
     `  let ${segs.map((s) => `sb${s} = 0, nr${s} = 0, nw${s} = 0`).join(', ')};\n  ${segLoad}\n` +
-    `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` +
-    `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { if (live) { ${SPILL} } }\n};`;
+    (g.inline ? `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` : '') +
+    `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { ${g.inline ? `if (live) { ${SPILL} } ` : ''}if (cpu.paging) cpu.statTlbHits += th; }\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   // V8 optimises only functions below a bytecode size (--max-optimized-bytecode-size,
   // 60 KiB), and big functions take long to optimise: keep the blocks (in their breadth-
