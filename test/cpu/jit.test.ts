@@ -387,6 +387,22 @@ describe('block corners (interp, blocks, compiled)', () => {
     }
   });
 
+  it('a rotate keeps the flags of the producer before it (its CF/OF stores follow the deferred ones)', () => {
+    // add eax, ebx | rol/ror ecx, n | pushfd | pop esi | adc edx, 0 | setc bl | hlt: SF/ZF/PF/AF come from the ADD,
+    // CF/OF from the rotate; the ADC after reads that CF.
+    for (const [rot, n] of [[0, 1], [1, 1], [0, 7], [1, 31]]) {
+      const out: unknown[] = [];
+      each((h, mode) => {
+        h.prepare([0x01, 0xd8, 0xc1, 0xc1 | (rot << 3), n, 0x9c, 0x5e, 0x83, 0xd2, 0x00, 0x0f, 0x92, 0xc3], { 0: 0x7fffffff, 3: 1, 1: 0x80000001 });
+        h.runToHalt();
+        out.push([mode, h.cpu.getEflags(), h.esi, h.ecx, h.edx, h.ebx, h.cpu.icount]);
+      });
+      const [a, b, c] = out as unknown[][];
+      expect(b.slice(1), `${rot},${n}`).toEqual(a.slice(1));
+      expect(c.slice(1), `${rot},${n}`).toEqual(a.slice(1));
+    }
+  });
+
   it('a loop whose body spans two blocks runs inside one compiled region', () => {
     // L: test ecx,1 | jz S | add eax,ecx | S: add ebx,ecx | dec ecx | jnz L | hlt
     const code = [0xf7, 0xc1, ...imm32(1), 0x74, 0x02, 0x01, 0xc8, 0x01, 0xcb, 0x49, 0x75, 0xf1];
