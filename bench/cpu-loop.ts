@@ -55,6 +55,7 @@ export interface BenchResult { name: string; instructions: number; seconds: numb
 export const CONFIGS: { name: string; opts: CpuOptions }[] = [
   { name: 'all fast paths on', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true } },
   { name: 'ramFast off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: false } },
+  { name: 'regions off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, regions: false } },
   { name: 'chain off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: false } },
   { name: 'loops off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: false } },
   { name: 'side exits off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: false, loops: true } },
