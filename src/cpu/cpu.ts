@@ -1172,6 +1172,8 @@ export class Cpu implements RmapOwner, FpuHost {
     if (!this.regionsEnabled) return [b];
     const lin0 = (this.segBase[CS] + this.eip) >>> 0;
     if ((lin0 & 0xfff) !== b.off) return [b];
+    // A TLB hit (or paging off), so the translation below cannot walk or fault.
+    if (this.paging && this.tlbCur[lin0 >>> 12] === 0) return [b];
     const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
     const page = this.codeCache[frame];
     if (page === undefined || page[b.off] !== b.insns[0]) return [b];
