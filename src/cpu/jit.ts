@@ -4,20 +4,24 @@
 // one function that dispatches between them on the page offset; a branch to another
 // block of the region continues inside the function instead of returning to the run loop.
 //
+// Two code shapes: a region with a loop keeps guest registers in JS locals and writes
+// out the RAM fast path inline; straight-line code (run a few times per compile) uses the
+// Cpu's register array and calls the Cpu's fast accessors, which V8 compiles faster.
+//
 // Correctness rules the generated code keeps (the same as Cpu.step):
-// - Guest registers live in JS locals (r0..r7) inside the function: loaded on entry,
-//   written back in a `finally` on every exit (return or exception), and around every
-//   call of an interpreter handler (written back before, loaded after). A handler that
-//   throws leaves the Cpu's registers as it left them (it may have changed some: REP
-//   strings); the locals are not written over them.
+// - Registers in locals (r0..r7) are loaded on entry, written back in a `finally` on
+//   every exit (return or exception), and around every call of an interpreter handler
+//   (written back before, loaded after). A handler that throws leaves the Cpu's registers
+//   as it left them (it may have changed some: REP strings); the locals are not written
+//   over them.
 // - Before any instruction that calls an interpreter handler, the code stores startEip
 //   (the instruction's EIP), EIP (the next instruction's) and icount (counting the
 //   instruction), so a fault leaves exactly the state the interpreter would: Cpu.run's
-//   catch rewinds EIP to startEip and delivers the exception. Memory operands take an
-//   inline fast path (aligned, full-range segment, TLB hit, plain RAM: one typed-array
-//   access, counted as a TLB hit with paging on); everything else calls the Cpu's accessors (Cpu.fr32 ...), which sync EIP and
-//   icount from the region's bookkeeping (jitE0/jitC0/jitOffs, see Cpu.jitSync) before
-//   they can fault, touch a device or drop code.
+//   catch rewinds EIP to startEip and delivers the exception. A memory operand's fast
+//   path (aligned, full-range segment, TLB hit, plain RAM: one typed-array access,
+//   counted as a TLB hit with paging on) cannot fault; otherwise the Cpu's accessors
+//   (Cpu.fr32 ...) sync EIP and icount from the region's bookkeeping (jitE0/jitC0/jitOffs,
+//   see Cpu.jitSync) before they can fault, touch a device or drop code.
 // - Semantics come from one place. Operand fetch and write-back are written out here;
 //   the operation itself is either a few lines mirroring ops-alu/ops-data (checked against
 //   the interpreter by test/cpu/jit.test.ts) or a direct call of the interpreter's own
@@ -34,7 +38,10 @@
 //   POPF, IRET, MOV SS ...), and device time advances only between Cpu.run calls.
 // - Lazy flags are stored exactly as the interpreter stores them; a Jcc/SETcc/CMOVcc after
 //   a known flag producer of the same block tests the operands directly instead of
-//   re-deriving flags, and ADC/SBB/INC/DEC take CF from the known producer.
+//   re-deriving flags, and ADC/SBB/INC/DEC take CF from the known producer. A producer's
+//   stores are deferred until something can observe flags (a later producer drops them);
+//   with the inline fast path they stay deferred across memory operands, whose slow paths
+//   store them first.
 import type { Cpu } from './cpu';
 import { chainsAfter, isStraight, regionSuccessors, type Block } from './block';
 import type { Insn } from './insn';
