@@ -45,22 +45,22 @@ export class Block {
   link0: Block | null = null;
   link1Eip = -1;
   link1: Block | null = null;
-  /**
-   * The last instruction is a near jump, call or return (or the block just ran out of
-   * room): a compiled successor may run straight after it (Cpu.runBlock's chaining).
-   */
-  readonly chains: boolean;
   /** The compiled form (second tier), once hot: a region function (jit.ts) that may hold other blocks of the page too. */
   fn: ((cpu: import('./cpu').Cpu, end: number) => boolean) | null = null;
   constructor(insns: Insn[], off: number) {
-    if (CHAIN_ENDS.size === 0) initChainEnds();
     this.insns = insns;
     this.off = off;
     let len = 0;
     for (const i of insns) len += i.len;
     this.len = len;
-    const last = insns[insns.length - 1].exec;
-    this.chains = isStraight(last) || CHAIN_ENDS.has(last);
+  }
+
+  /** Records `next` as the successor at EIP `eip` (the older link moves to the second slot; links of another epoch are dropped). */
+  link(eip: number, next: Block, epoch: number): void {
+    if (this.linkEpoch !== epoch) { this.linkEpoch = epoch; this.link1 = null; this.link1Eip = -1; }
+    else { this.link1 = this.link0; this.link1Eip = this.link0Eip; }
+    this.link0 = next;
+    this.link0Eip = eip;
   }
 }
 

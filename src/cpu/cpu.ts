@@ -981,11 +981,20 @@ export class Cpu implements RmapOwner, FpuHost {
     if (this.fetchValid) { this.fetchTags.fill(-1); this.fetchValid = false; }
   }
 
+  /** The cached instruction of mode `mode` at linear address `lin` if its page is in the fetch-page cache. */
+  private fetchCached(lin: number, mode: number): Insn | undefined {
+    const way = (lin >>> 12) & (FETCH_WAYS - 1);
+    if (this.fetchTags[way] !== (((lin >>> 12) << 2) | this.cpl)) return undefined;
+    const c = this.fetchPages[way]![lin & 0xfff];
+    return c !== undefined && c.mode === mode ? c : undefined;
+  }
+
   private fetchInsn(): Insn {
     const lin = (this.segBase[CS] + this.eip) >>> 0;
     const mode = this.code32 ? 1 : 0;
     const tag = ((lin >>> 12) << 2) | this.cpl;
     const way = (lin >>> 12) & (FETCH_WAYS - 1);
+    // As fetchCached, written out: this is the hottest lookup of the block interpreter.
     if (this.fetchTags[way] === tag) {
       const c = this.fetchPages[way]![lin & 0xfff];
       if (c !== undefined && c.mode === mode) {
@@ -1107,11 +1116,7 @@ export class Cpu implements RmapOwner, FpuHost {
         b = this.buildBlock(first);
       }
       // Link only when the translation is tracked (paging off, or held by the TLB and so by the rmap).
-      if (p !== null && this.linksEnabled && (!this.paging || this.tlbCur[((this.segBase[CS] + eip) >>> 0) >>> 12] !== 0)) {
-        if (p.linkEpoch !== this.codeEpoch) { p.linkEpoch = this.codeEpoch; p.link1 = null; p.link1Eip = -1; }
-        else { p.link1 = p.link0; p.link1Eip = p.link0Eip; }
-        p.link0 = b; p.link0Eip = eip;
-      }
+      if (p !== null && this.linksEnabled && (!this.paging || this.tlbCur[((this.segBase[CS] + eip) >>> 0) >>> 12] !== 0)) p.link(eip, b, this.codeEpoch);
     }
     this.prevBlock = b;
     if (this.eip + b.len - 1 > this.segLimit[CS]) { this.prevBlock = null; this.execOne(b.insns[0]); return; }
@@ -1136,13 +1141,10 @@ export class Cpu implements RmapOwner, FpuHost {
         if (nb === null) {
           // Not linked (a region has many exits, its entry block two links): the fetch
           // cache knows the block while the translation is tracked, and a link is made.
-          const lin = (this.segBase[CS] + e) >>> 0, way = (lin >>> 12) & (FETCH_WAYS - 1);
-          if (this.fetchTags[way] !== (((lin >>> 12) << 2) | this.cpl)) return;
-          const c = this.fetchPages[way]![lin & 0xfff];
-          if (c === undefined || c.mode !== 1 || c.block === null) return;
+          const c = this.fetchCached((this.segBase[CS] + e) >>> 0, 1);
+          if (c === undefined || c.block === null) return;
           nb = c.block;
-          if (b.linkEpoch !== this.codeEpoch) { b.linkEpoch = this.codeEpoch; b.link1 = null; b.link1Eip = -1; } else { b.link1 = b.link0; b.link1Eip = b.link0Eip; }
-          b.link0 = nb; b.link0Eip = e;
+          b.link(e, nb, this.codeEpoch);
         }
         if (nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
         this.prevBlock = b = nb;
