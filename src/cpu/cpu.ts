@@ -798,7 +798,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
-      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
+      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
     }
     this.jitSync(k);
     return this.read32(seg, off);
@@ -807,7 +807,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
-      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
+      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
     }
     this.jitSync(k);
     return this.read16(seg, off);
@@ -815,7 +815,7 @@ export class Cpu implements RmapOwner, FpuHost {
   fr8(seg: number, off: number, k: number): number {
     if ((this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, false), m = this.mem;
-      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
+      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
     }
     this.jitSync(k);
     return this.read8(seg, off);
@@ -824,7 +824,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
+      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
     }
     this.jitSync(k);
     this.write32(seg, off, v);
@@ -833,7 +833,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
+      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
     }
     this.jitSync(k);
     this.write16(seg, off, v);
@@ -841,7 +841,7 @@ export class Cpu implements RmapOwner, FpuHost {
   fw8(seg: number, off: number, v: number, k: number): void {
     if ((this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, true), m = this.mem;
-      if (p >= 0 && p < m.ramSize && m.pageKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
+      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
     }
     this.jitSync(k);
     this.write8(seg, off, v);
@@ -851,7 +851,7 @@ export class Cpu implements RmapOwner, FpuHost {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & (size - 1)) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && p < m.ramSize && (m.pageKind[p >>> 12] & PAGE_MMIO) === 0) {
+      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) {
         return size === 4 ? m.ram32[p >>> 2] >>> 0 : size === 2 ? m.ram16[p >>> 1] : m.ram[p];
       }
     }
