@@ -2,6 +2,7 @@
 // MachineConfig, and runs the loop of DESIGN.md ("The run loop"). Usable as a library.
 import { AioContext } from '../aio/aio-context';
 import { HostClock, VirtualClock, type Clock } from '../aio/clock';
+import { SliceSizer } from './slice-sizer';
 import { Cpu, type CpuOptions } from '../cpu/cpu';
 import { Exit } from '../cpu/interfaces';
 import { AR_DB, AR_G, AR_P, AR_S, CS } from '../cpu/consts';
@@ -132,8 +133,8 @@ export class Machine {
   private paused = false;
   private inRun = false;
   private readonly quantum: number;
-  /** Measured guest instructions per host second (host-clock runs size their slices with it). */
-  private ipsEstimate = 20e6;
+  /** Host-clock runs size their slices to the next deadline from the measured speed. */
+  private readonly sizer = new SliceSizer();
   /** Called after every instruction when set (--debug-single-step); the loop then runs one instruction per slice. */
   traceStep: ((cpu: Cpu) => void) | null = null;
 
@@ -368,7 +369,7 @@ export class Machine {
           // so a device timer (a UART frame, a PIT edge) is serviced on time rather than
           // after a whole quantum.
           const ns = deadline - this.clock.now();
-          slice = Math.min(slice, Math.max(1, Math.floor((ns * this.ipsEstimate) / 1e9)));
+          slice = Math.min(slice, this.sizer.sliceFor(ns));
         }
       }
       slice = Math.max(1, Math.min(slice, maxInstructions - used));
@@ -379,7 +380,7 @@ export class Machine {
       const exit = this.cpu.run(slice);
       this.inRun = false;
       const dn = this.cpu.icount - i0, dt = host.now() - h0;
-      if (dn >= 10_000 && dt > 0) this.ipsEstimate = 0.8 * this.ipsEstimate + 0.2 * ((dn * 1e9) / dt);
+      this.sizer.record(dn, dt);
       this.traceStep?.(this.cpu);
       if (exit === Exit.Shutdown) {
         return this.finish({ reason: 'triple-fault', exitStatus: EXIT_TRIPLE_FAULT, message: `${this.cpu.shutdownReason}\n${this.dump()}`, instructions: 0 }, start);
