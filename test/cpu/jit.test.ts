@@ -422,6 +422,34 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(out[2][5]).toBeGreaterThanOrEqual(1000);
   });
 
+  it('straight-line compiled code (no loop) reaches RAM operands inline, with the accessors only as the slow path', async () => {
+    const { compileBlock, blockSource } = await import('../../src/cpu/jit');
+    // add eax, [esi] | mov [esi+4], eax | add ebx, eax | mov ecx, [esi+8] | hlt — no branch back.
+    const code = [0x03, 0x06, 0x89, 0x46, 0x04, 0x01, 0xc3, 0x8b, 0x4e, 0x08];
+    const h = new Harness(1, MODES.blocks).flat32([0xf4]);
+    h.prepare(code, { 0: 5, 3: 1, 6: DATA });
+    h.w32(DATA, 0x10); h.w32(DATA + 8, 0x99);
+    h.runToHalt();
+    h.cpu.eip = CODE;
+    const b = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
+    const src = blockSource(compileBlock(b));
+    expect(src).not.toContain('let r0 = r[0]'); // registers stay in the Cpu's array (no loop)
+    expect(src).toMatch(/ram32\[p >>> 2\]/);
+    // Run it compiled: no accessor call on the fast path (all four accesses hit plain RAM).
+    const j = new Harness(1, MODES.jit).flat32([0xf4]);
+    j.prepare(code, { 0: 5, 3: 1, 6: DATA });
+    j.w32(DATA, 0x10); j.w32(DATA + 8, 0x99);
+    const cpu = j.cpu as unknown as Record<string, unknown>;
+    let calls = 0;
+    for (const name of ['fr32', 'fw32', 'frmw']) {
+      const f = cpu[name] as (...a: unknown[]) => unknown;
+      cpu[name] = (...a: unknown[]) => { calls++; return f.apply(j.cpu, a); };
+    }
+    j.runToHalt();
+    expect([j.eax, j.ebx, j.ecx, j.r32(DATA + 4)]).toEqual([0x15, 0x16, 0x99, 0x15]);
+    expect(calls).toBe(0);
+  });
+
   it('decoded blocks are built and compiled, and the counters say so', () => {
     const h = new Harness(1, MODES.jit).flat32([0xf4]);
     h.exec([0x40, 0x43, 0x01, 0xd8]);
