@@ -748,19 +748,17 @@ export class Cpu implements RmapOwner, FpuHost {
   // a debugger watch (blocks are off then) — takes the ordinary accessor.
 
   /**
-   * Where the running compiled block is: its first EIP, icount at its start (this pass)
-   * and its instructions' byte offsets. A compiled memory access passes its instruction's
-   * index k; only the slow path, which can fault, touch a device or drop code, needs the
-   * exact EIP/icount, and jitSync makes them so (the fast path never does any of that).
+   * A compiled memory access passes where its instruction is: `pos` (its index k in the
+   * block, its byte offset there and its length, as k * 65536 + offset * 16 + length), the
+   * block's first EIP and icount at the block's start (this pass). Only the slow path,
+   * which can fault, touch a device or drop code, needs the exact EIP/icount, and jitSync
+   * makes them so (the fast path never does any of that).
    */
-  jitE0 = 0;
-  jitC0 = 0;
-  jitOffs: Int32Array = new Int32Array(1);
-  private jitSync(k: number): void {
-    const offs = this.jitOffs;
-    this.startEip = (this.jitE0 + offs[k]) >>> 0;
-    this.eip = (this.jitE0 + offs[k + 1]) >>> 0;
-    this.icount = this.jitC0 + k + 1;
+  private jitSync(pos: number, e0: number, c0: number): void {
+    const start = (e0 + ((pos >>> 4) & 0xfff)) >>> 0;
+    this.startEip = start;
+    this.eip = (start + (pos & 15)) >>> 0;
+    this.icount = c0 + (pos >>> 16) + 1;
   }
 
   /** Physical address of an aligned access at lin, or -1 (TLB miss/permission: slow path). */
@@ -794,60 +792,60 @@ export class Cpu implements RmapOwner, FpuHost {
   jitNeed(write: boolean): number {
     return this.paging ? this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)] : TLB_V;
   }
-  fr32(seg: number, off: number, k: number): number {
+  fr32(seg: number, off: number, pos: number, e0: number, c0: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
       if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     return this.read32(seg, off);
   }
-  fr16(seg: number, off: number, k: number): number {
+  fr16(seg: number, off: number, pos: number, e0: number, c0: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys(lin, false), m = this.mem;
       if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     return this.read16(seg, off);
   }
-  fr8(seg: number, off: number, k: number): number {
+  fr8(seg: number, off: number, pos: number, e0: number, c0: number): number {
     if ((this.segFull[seg] & 1) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, false), m = this.mem;
       if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     return this.read8(seg, off);
   }
-  fw32(seg: number, off: number, v: number, k: number): void {
+  fw32(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 3) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
       if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     this.write32(seg, off, v);
   }
-  fw16(seg: number, off: number, v: number, k: number): void {
+  fw16(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & 1) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
       if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     this.write16(seg, off, v);
   }
-  fw8(seg: number, off: number, v: number, k: number): void {
+  fw8(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
     if ((this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys((this.segBase[seg] + off) >>> 0, true), m = this.mem;
       if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     this.write8(seg, off, v);
   }
   /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
-  frmw(seg: number, off: number, size: number, k: number): number {
+  frmw(seg: number, off: number, size: number, pos: number, e0: number, c0: number): number {
     const lin = (this.segBase[seg] + off) >>> 0;
     if ((lin & (size - 1)) === 0 && (this.segFull[seg] & 2) !== 0) {
       const p = this.fastPhys(lin, true), m = this.mem;
@@ -855,7 +853,7 @@ export class Cpu implements RmapOwner, FpuHost {
         return size === 4 ? m.ram32[p >>> 2] >>> 0 : size === 2 ? m.ram16[p >>> 1] : m.ram[p];
       }
     }
-    this.jitSync(k);
+    this.jitSync(pos, e0, c0);
     return this.readRmw(seg, off, size);
   }
 

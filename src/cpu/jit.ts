@@ -20,19 +20,22 @@
 //   catch rewinds EIP to startEip and delivers the exception. A memory operand's fast
 //   path (aligned, full-range segment, TLB hit, plain RAM: one typed-array access,
 //   counted as a TLB hit with paging on) cannot fault; otherwise the Cpu's accessors
-//   (Cpu.fr32 ...) sync EIP and icount from the region's bookkeeping (jitE0/jitC0/jitOffs,
-//   see Cpu.jitSync) before they can fault, touch a device or drop code.
+//   (Cpu.fr32 ...), passed the instruction's place in its block, sync EIP and icount
+//   (Cpu.jitSync) before they can fault, touch a device or drop code.
 // - Semantics come from one place. Operand fetch and write-back are written out here;
 //   the operation itself is either a few lines mirroring ops-alu/ops-data (checked against
 //   the interpreter by test/cpu/jit.test.ts) or a direct call of the interpreter's own
 //   operation (A.ALU[k], A.shiftOp, A.incv/decv, A.mulHiU32 ...). Instructions without a
 //   form here call the interpreter's handler.
-// - After every instruction that touches memory or calls a handler, the function returns
-//   if the CPU asked running blocks to stop (a write to decoded code, a TLB or mode change,
-//   a stop request, an MMIO access: see Cpu.blockAbort), with EIP and icount exact.
+// - After every instruction that calls a handler, or whose memory operand took a slow
+//   path (the fast path touches plain RAM only), the function returns if the CPU asked
+//   running blocks to stop (a write to decoded code, a TLB or mode change, a stop request,
+//   an MMIO access: see Cpu.blockAbort), with EIP and icount exact.
 // - A Jcc inside a block is a side exit. A branch (taken or not) to a block of the region
-//   continues there while the budget allows that block's whole length and nothing asked
-//   blocks to stop; otherwise the function returns with EIP and icount exact. No interrupt
+//   continues there while the budget allows that block's whole length and the target
+//   passes the CS limit (no check when the whole page does: inLim); otherwise the
+//   function returns with EIP and icount exact. Nothing can have asked blocks to stop
+//   since the last check, so the edge does not look. No interrupt
 //   check is needed at these edges: whether an interrupt is pending changes only through
 //   port I/O, MMIO (both end or abort a block) or instructions that end blocks (STI,
 //   POPF, IRET, MOV SS ...), and device time advances only between Cpu.run calls.
@@ -119,8 +122,13 @@ interface Gen {
   ramFast: boolean;
   /** Registers in JS locals (regions with a loop), else the Cpu's register array. */
   locals: boolean;
-  /** The index of the instruction being emitted in its block (the accessors' slow paths sync EIP/icount from it). */
+  /** The index of the instruction being emitted in its block. */
   k: number;
+  /**
+   * Where that instruction is, for the accessors' slow paths (Cpu.jitSync): index k,
+   * offset in the block and length, as k * 65536 + offset * 16 + length.
+   */
+  pos: number;
   /** Segments whose base/full-range bits the code reads (loaded on entry and after handlers). */
   segs: Set<number>;
   /** A counter for unique temporaries. */
@@ -151,16 +159,16 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
   return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
 }
 function memRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.k})))`;
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)))`;
   return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
 }
 function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
   if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
   const w = `w${g.tmp++}`;
-  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.k}); } }`;
+  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ab = true; ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.pos}, e0, c0); } }`;
 }
 function rmwRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.k})))`;
+  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)))`;
   return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
@@ -457,7 +465,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   for (const b of blocks) byOff.set(b.off, b);
   // A loop: a branch back to a block of the region at or before the branching one.
   const loop = opts.loops && blocks.some((b) => regionSuccessors(b).some((t) => t <= b.off && byOff.has(t)));
-  const g: Gen = { ramFast: opts.ramFast, locals: opts.ramFast && loop, k: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
+  const g: Gen = { ramFast: opts.ramFast, locals: opts.ramFast && loop, k: 0, pos: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
   const callRef = ref(callHandler);
   const cases: string[] = [];
   /** Characters of code (comments aside) of each block's case. */
@@ -470,19 +478,18 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
    */
   const edge = (T: number, k: number, jump: boolean, commit: string, cur: string): string => {
     const tb = opts.loops ? byOff.get(T) : undefined;
-    const lim = jump ? `if (t > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` : '';
+    // inLim covers targets on this page only (T in 0..4095).
+    const lim = jump ? `if (${T >= 0 && T < 4096 ? '!inLim && ' : ''}t > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` : '';
     if (tb === undefined) return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}cpu.eip = t; cpu.icount = c0 + ${k + 1}; return true; }`;
     return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}c0 += ${k + 1}; ` +
-      `if (t + ${tb.len - 1} > lim || c0 + ${tb.insns.length} > end || cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = t; cpu.icount = c0; return true; } pc = ${T}; continue; }`;
+      `if ((!inLim && t + ${tb.len - 1} > lim) || c0 + ${tb.insns.length} > end) { cpu.eip = t; cpu.icount = c0; return true; } pc = ${T}; continue; }`;
   };
 
   for (const b of blocks) {
     const out: string[] = [];
     let size = 0;
     const n = b.insns.length;
-    const offs = new Int32Array(n + 1);
-    for (let k = 0, o = 0; k < n; k++) { o += b.insns[k].len; offs[k + 1] = o; }
-    out.push(`case ${b.off}: { e0 = (base + ${b.off}) >>> 0; cpu.jitOffs = ${ref(offs)}; cpu.jitE0 = e0; cpu.jitC0 = c0;`);
+    out.push(`case ${b.off}: { e0 = (base + ${b.off}) >>> 0;`);
     let off = 0;
     let flags: Flags | null = null;
     let ended = false;
@@ -497,7 +504,11 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
       const last = k === n - 1;
       /** Exact state for a possible fault (and for handlers that read EIP/icount). */
       const sync = `cpu.startEip = ${cur}; cpu.eip = ${next}; cpu.icount = c0 + ${k + 1};`;
-      const abort = last ? '' : 'if (cpu.blockAbort || m.mmioHits !== mh) return false;';
+      // Every instruction that can touch a device, decoded code or the TLB is followed by
+      // this check (the last of a block too), so the edges between blocks need none. A
+      // memory operand checks only after a slow path (ab): its fast path touches plain RAM.
+      const abort = 'if (cpu.blockAbort || m.mmioHits !== mh) return false;';
+      const abortSlow = `if (ab) { ab = false; ${abort} }`;
       const h = i.exec;
       const fall = b.off + off + i.len;
       let code: string;
@@ -518,6 +529,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
         if (last) ended = true;
       } else {
         g.k = k;
+        g.pos = k * 65536 + off * 16 + i.len;
         g.pend = pending;
         g.pendExpr = pending.split(';').map((x) => x.trim()).filter((x) => x !== '').map((x) => `${x}, `).join('');
         let em = emitInsn(g, i, k, flags, ref);
@@ -540,7 +552,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
           if (em.touches) {
             // A memory operand: deferred flag stores stay deferred across the inline fast
             // path (the slow paths store them first) unless the instruction reads flags.
-            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending}`)} ${abort}`;
+            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending} ab = true;`)} ${abortSlow}`;
             else code = `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
             if (em.flags !== undefined) pending = ''; // it stored its own flags: the deferred ones are dead
           }
@@ -573,8 +585,8 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   const src = `"use strict";\nreturn function region_${blocks[0].off.toString(16)}_${++regionSerial}(cpu, end) {\n` +
     `  const r = cpu.r32, m = cpu.mem, mh = m.mmioHits, lim = cpu.segLimit[1];\n` +
     `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.frameKind, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
-    `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc;\n` +
-    `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, th = 0, live = true, st32 = false;\n` +
+    `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc, inLim = base >= 0 && base + 4095 <= lim;\n` +
+    `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, th = 0, live = true, st32 = false, ab = false;\n` +
     `  let ${segs.map((s) => `sb${s} = 0, nr${s} = 0, nw${s} = 0`).join(', ')};\n  ${segLoad}\n` +
     (g.locals ? `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` : '') +
     `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { ${g.locals ? `if (live) { ${SPILL} } ` : ''}if (cpu.paging) cpu.statTlbHits += th; }\n};`;

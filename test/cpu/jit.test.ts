@@ -422,6 +422,21 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(out[2][5]).toBeGreaterThanOrEqual(1000);
   });
 
+  it('a CS limit inside the code page is checked at edges within the region: a jump past it is #GP(0) at the jump', () => {
+    // L: inc eax | cmp eax, 3 | jne L | jmp +0x40 (same page, past the limit) ; CS limit CODE+0x20.
+    const out: unknown[] = [];
+    each((h, mode) => {
+      h.setSeg(1, 0, CODE + 0x20, 0x80 | 0x10 | 0x0b | 0x4000, 0x08);
+      h.prepare([0x40, 0x83, 0xf8, 0x03, 0x75, 0xfa, 0xeb, 0x40]);
+      const f = h.runToFault();
+      out.push([mode, f.vector, f.err, f.eip, h.eax, h.cpu.icount]);
+    });
+    const [a, b, c] = out as unknown[][];
+    expect(a.slice(1, 5)).toEqual([13, 0, CODE + 6, 3]);
+    expect(b.slice(1)).toEqual(a.slice(1));
+    expect(c.slice(1)).toEqual(a.slice(1));
+  });
+
   it('straight-line compiled code (no loop) reaches RAM operands inline, with the accessors only as the slow path', async () => {
     const { compileBlock, blockSource } = await import('../../src/cpu/jit');
     // add eax, [esi] | mov [esi+4], eax | add ebx, eax | mov ecx, [esi+8] | hlt — no branch back.
