@@ -72,6 +72,8 @@ export interface CpuOptions {
   ramFast?: boolean;
   /** Compile hot blocks together with the blocks they branch to on the same page (see buildRegion). */
   regions?: boolean;
+  /** REP MOVS/STOS and REPNE SCASB over plain RAM a page at a time (fast path; default on). */
+  repFast?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
 }
@@ -212,6 +214,8 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly chainEnabled: boolean;
   readonly ramFastEnabled: boolean;
   readonly regionsEnabled: boolean;
+  /** REP MOVS/STOS and REPNE SCASB run a page at a time through the typed arrays (see ops-data repLoop). */
+  readonly repFastEnabled: boolean;
   readonly compileThreshold: number;
   /**
    * Set when a running block must return to the run loop after the current instruction:
@@ -252,6 +256,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
     this.ramFastEnabled = this.compileEnabled && (opts.ramFast ?? fp.ramFast);
     this.regionsEnabled = this.loopsEnabled && (opts.regions ?? fp.regions);
+    this.repFastEnabled = opts.repFast ?? fp.repFast;
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
     this.codeGen = new Int32Array(mem.pageKind.length);
@@ -759,6 +764,18 @@ export class Cpu implements RmapOwner, FpuHost {
     this.startEip = start;
     this.eip = (start + (pos & 15)) >>> 0;
     this.icount = c0 + (pos >>> 16) + 1;
+  }
+
+  /**
+   * Physical address of plain RAM at lin on a TLB hit with the permission (paging off:
+   * always), or -1: for writes not MMIO and not tracked by the rmap (decoded code, page
+   * tables), for reads not MMIO. The REP string fast path (ops-data) works in such runs.
+   */
+  repPhys(lin: number, write: boolean): number {
+    const p = this.fastPhys(lin, write);
+    if (p < 0) return -1;
+    const k = this.mem.frameKind[p >>> 12];
+    return (write ? k === PAGE_RAM : (k & PAGE_MMIO) === 0) ? p : -1;
   }
 
   /** Physical address of an aligned access at lin, or -1 (TLB miss/permission: slow path). */

@@ -16,7 +16,9 @@
 // without a trip through the run loop), ramFast (compiled blocks read and write aligned
 // RAM operands through typed arrays on a TLB hit, see Cpu.fr32), regions (a hot block is
 // compiled together with the blocks its branches reach on the same page, and branches
-// between them stay inside the compiled function; off: one block per function).
+// between them stay inside the compiled function; off: one block per function), repFast
+// (REP MOVS/STOS and REPNE SCASB over plain RAM run a page at a time as typed-array
+// copies, fills and scans instead of one access per iteration).
 
 export interface FastPaths {
   decodeCache: boolean;
@@ -29,13 +31,14 @@ export interface FastPaths {
   chain: boolean;
   ramFast: boolean;
   regions: boolean;
+  repFast: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast', 'regions'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast', 'regions', 'repFast'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on, regions: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on, regions: on, repFast: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

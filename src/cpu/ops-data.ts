@@ -1,7 +1,7 @@
 // Data movement, stack, string and port I/O instructions.
 import type { Cpu } from './cpu';
 import type { Insn } from './insn';
-import { REP_NONE, REP_Z } from './insn';
+import { REP_NONE, REP_NZ, REP_Z } from './insn';
 import { AF, CF, CS, DF, EAX, EBP, EBX, ECX, EDI, EDX, ES, ESI, ESP, GP, PF, SF, SS, UD, ZF } from './consts';
 import { sext, sub, trunc, add } from './ops-alu';
 import { loadSegReg } from './descriptors';
@@ -293,12 +293,21 @@ function decCount(cpu: Cpu, i: Insn): number {
  * instruction then restarts itself.
  */
 const REP_CHUNK = 4096;
-function repLoop(cpu: Cpu, i: Insn, body: (cpu: Cpu, i: Insn) => void, cond: boolean): void {
+function repLoop(cpu: Cpu, i: Insn, body: (cpu: Cpu, i: Insn) => void, cond: boolean, fast: RepFast | null = null): void {
   if (i.rep === REP_NONE) { body(cpu, i); return; }
+  // The fast path: forward, 32-bit addresses, no data watchpoint (the debugger's).
+  const useFast = fast !== null && cpu.repFastEnabled && i.asize === 32 && (cpu.flags & DF) === 0 && cpu.memWatch === null;
   let n = 0;
   while (count(cpu, i) !== 0) {
-    body(cpu, i);
-    const c = decCount(cpu, i);
+    let c: number;
+    const k = useFast ? fast(cpu, i, REP_CHUNK - n) : 0;
+    if (k > 0) {
+      n += k - 1; // the iterations it ran, counted as the generic path counts them
+      c = cpu.r32[ECX];
+    } else {
+      body(cpu, i);
+      c = decCount(cpu, i);
+    }
     if (cond) {
       const zf = cpu.getZF();
       if (i.rep === REP_Z ? !zf : zf) return;
@@ -306,6 +315,78 @@ function repLoop(cpu: Cpu, i: Insn, body: (cpu: Cpu, i: Insn) => void, cond: boo
     if (c === 0) return;
     if (++n >= REP_CHUNK) { cpu.eip = cpu.startEip; return; }
   }
+}
+
+/**
+ * A run of iterations done at once, or 0 for none (the generic path then runs one, with
+ * every check, fault and device effect). Each runs only inside one page of each operand,
+ * aligned to the element size, through full-range segments, on TLB hits to plain RAM
+ * (Cpu.repPhys: not MMIO; writes not to decoded code or page tables, which the rmap must
+ * see), so no iteration could fault or touch a device, and the result is the one the
+ * iterations would leave one by one (SDM Vol.2B MOVS/STOS/SCAS): the registers advance by
+ * the count and ECX drops by it; SCAS leaves the flags of its last compare.
+ */
+type RepFast = (cpu: Cpu, i: Insn, max: number) => number;
+
+/** Elements of size s from linear address lin to its page end (lin aligned to s). */
+function toPageEnd(lin: number, s: number): number { return (4096 - (lin & 4095)) / s; }
+
+function stosFast(cpu: Cpu, i: Insn, max: number): number {
+  const s = i.size, edi = cpu.r32[EDI] >>> 0;
+  if ((cpu.segFull[ES] & 2) === 0) return 0;
+  const lin = (cpu.segBase[ES] + edi) >>> 0;
+  if ((lin & (s - 1)) !== 0) return 0;
+  const n = Math.min(cpu.r32[ECX] >>> 0, max, toPageEnd(lin, s));
+  if (n < 2) return 0;
+  const p = cpu.repPhys(lin, true);
+  if (p < 0) return 0;
+  const m = cpu.mem, v = cpu.getReg(EAX, s);
+  if (s === 4) m.ram32.fill(v, p >>> 2, (p >>> 2) + n);
+  else if (s === 2) m.ram16.fill(v, p >>> 1, (p >>> 1) + n);
+  else m.ram.fill(v, p, p + n);
+  cpu.r32[EDI] = edi + n * s;
+  cpu.r32[ECX] = cpu.r32[ECX] - n;
+  return n;
+}
+
+function movsFast(cpu: Cpu, i: Insn, max: number): number {
+  const s = i.size, esi = cpu.r32[ESI] >>> 0, edi = cpu.r32[EDI] >>> 0;
+  if ((cpu.segFull[i.seg] & 1) === 0 || (cpu.segFull[ES] & 2) === 0) return 0;
+  const ls = (cpu.segBase[i.seg] + esi) >>> 0, ld = (cpu.segBase[ES] + edi) >>> 0;
+  if (((ls | ld) & (s - 1)) !== 0) return 0;
+  const n = Math.min(cpu.r32[ECX] >>> 0, max, toPageEnd(ls, s), toPageEnd(ld, s));
+  if (n < 2) return 0;
+  const ps = cpu.repPhys(ls, false);
+  if (ps < 0) return 0;
+  const pd = cpu.repPhys(ld, true);
+  if (pd < 0) return 0;
+  const bytes = n * s;
+  // A destination that starts inside the source, ahead of it, sees the elements this copy
+  // wrote (a repeating pattern): copyWithin would copy as if through a buffer instead.
+  if (pd > ps && pd < ps + bytes) return 0;
+  cpu.mem.ram.copyWithin(pd, ps, ps + bytes);
+  cpu.r32[ESI] = esi + bytes;
+  cpu.r32[EDI] = edi + bytes;
+  cpu.r32[ECX] = cpu.r32[ECX] - n;
+  return n;
+}
+
+/** REPNE SCASB (strlen, memchr): scans for AL. */
+function scasFast(cpu: Cpu, i: Insn, max: number): number {
+  if (i.size !== 1 || i.rep !== REP_NZ || (cpu.segFull[ES] & 1) === 0) return 0;
+  const edi = cpu.r32[EDI] >>> 0, lin = (cpu.segBase[ES] + edi) >>> 0;
+  const n = Math.min(cpu.r32[ECX] >>> 0, max, toPageEnd(lin, 1));
+  if (n < 2) return 0;
+  const p = cpu.repPhys(lin, false);
+  if (p < 0) return 0;
+  const ram = cpu.mem.ram, al = cpu.r32[EAX] & 0xff;
+  let k = 0;
+  while (k < n && ram[p + k] !== al) k++;
+  const done = k < n ? k + 1 : n; // iterations run: up to and including the match
+  sub(cpu, al, ram[p + done - 1], 1);
+  cpu.r32[EDI] = edi + done;
+  cpu.r32[ECX] = cpu.r32[ECX] - done;
+  return done;
 }
 
 function movsBody(cpu: Cpu, i: Insn): void {
@@ -351,11 +432,11 @@ function outsBody(cpu: Cpu, i: Insn): void {
   cpu.io.ioWrite(port, s as AccessSize, v);
   advance(cpu, i, ESI, s);
 }
-export function movs(cpu: Cpu, i: Insn): void { repLoop(cpu, i, movsBody, false); }
+export function movs(cpu: Cpu, i: Insn): void { repLoop(cpu, i, movsBody, false, movsFast); }
 export function cmps(cpu: Cpu, i: Insn): void { repLoop(cpu, i, cmpsBody, true); }
-export function stos(cpu: Cpu, i: Insn): void { repLoop(cpu, i, stosBody, false); }
+export function stos(cpu: Cpu, i: Insn): void { repLoop(cpu, i, stosBody, false, stosFast); }
 export function lods(cpu: Cpu, i: Insn): void { repLoop(cpu, i, lodsBody, false); }
-export function scas(cpu: Cpu, i: Insn): void { repLoop(cpu, i, scasBody, true); }
+export function scas(cpu: Cpu, i: Insn): void { repLoop(cpu, i, scasBody, true, scasFast); }
 export function ins(cpu: Cpu, i: Insn): void { cpu.checkIo(cpu.r16[EDX << 1], i.size); repLoop(cpu, i, insBody, false); }
 export function outs(cpu: Cpu, i: Insn): void { cpu.checkIo(cpu.r16[EDX << 1], i.size); repLoop(cpu, i, outsBody, false); }
 
