@@ -21,6 +21,7 @@ await build({
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',
     'bench/boot': 'bench/boot.ts',
+    'bench/rep-string': 'bench/rep-string.ts',
     lockstep: 'src/accel/lockstep/main.ts',
     'bench/kvm-exits': 'bench/kvm-exits.ts',
     'bench/v86-boot': 'bench/v86-boot.ts',
