@@ -744,13 +744,14 @@ export class Cpu implements RmapOwner, FpuHost {
   write16(seg: number, off: number, v: number): void { this.lwrite16(this.checkWrite(seg, off, 2), v); }
   write32(seg: number, off: number, v: number): void { this.lwrite32(this.checkWrite(seg, off, 4), v); }
 
-  // ---- The aligned fast path (compiled blocks; switch ramFast) ----------------------------
-  // An aligned access through a segment with the full offset range cannot fault on the
-  // limit, #AC or a page crossing; on a TLB hit (or with paging off) to plain RAM it is
-  // one typed-array access, with exactly the slow path's effects (which a TLB hit makes
+  // ---- The compiled code's memory slow path (switch ramFast) ------------------------------
+  // Compiled code writes the aligned fast path out inline (jit.ts fastCond): through a
+  // segment with the full offset range, an aligned access cannot fault on the limit, #AC
+  // or a page crossing; on a TLB hit (or with paging off) to plain RAM it is one
+  // typed-array access, with exactly the checked path's effects (which a TLB hit makes
   // none: the entry already has the A and, for writes, D bits). Anything else — unaligned,
-  // a miss, MMIO, a tracked page (decoded code, page tables: the rmap must see the write),
-  // a debugger watch (blocks are off then) — takes the ordinary accessor.
+  // a miss, MMIO, a tracked page (decoded code, page tables: the rmap must see the write)
+  // — calls the accessors below, which make EIP/icount exact and take the checked path.
 
   /**
    * A compiled memory access passes where its instruction is: `pos` (its index k in the
@@ -765,28 +766,15 @@ export class Cpu implements RmapOwner, FpuHost {
     this.eip = (start + (pos & 15)) >>> 0;
     this.icount = c0 + (pos >>> 16) + 1;
   }
+  fr32(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read32(seg, off); }
+  fr16(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read16(seg, off); }
+  fr8(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read8(seg, off); }
+  fw32(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write32(seg, off, v); }
+  fw16(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write16(seg, off, v); }
+  fw8(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write8(seg, off, v); }
+  /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
+  frmw(seg: number, off: number, size: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.readRmw(seg, off, size); }
 
-  /**
-   * Physical address of plain RAM at lin on a TLB hit with the permission (paging off:
-   * always), or -1: for writes not MMIO and not tracked by the rmap (decoded code, page
-   * tables), for reads not MMIO. The REP string fast path (ops-data) works in such runs.
-   */
-  repPhys(lin: number, write: boolean): number {
-    const p = this.fastPhys(lin, write);
-    if (p < 0) return -1;
-    const k = this.mem.frameKind[p >>> 12];
-    return (write ? k === PAGE_RAM : (k & PAGE_MMIO) === 0) ? p : -1;
-  }
-
-  /** Physical address of an aligned access at lin, or -1 (TLB miss/permission: slow path). */
-  private fastPhys(lin: number, write: boolean): number {
-    if (!this.paging) return (lin & this.a20Mask) >>> 0;
-    const e = this.tlbCur[lin >>> 12];
-    const need = this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)];
-    if ((e & need) !== need) return -1;
-    this.statTlbHits++;
-    return ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
-  }
   /**
    * The table compiled code looks linear pages up in: the TLB of the current address
    * space, or with paging off an identity table (frame = page, A20 applied, every
@@ -809,69 +797,23 @@ export class Cpu implements RmapOwner, FpuHost {
   jitNeed(write: boolean): number {
     return this.paging ? this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)] : TLB_V;
   }
-  fr32(seg: number, off: number, pos: number, e0: number, c0: number): number {
-    const lin = (this.segBase[seg] + off) >>> 0;
-    if ((lin & 3) === 0 && (this.segFull[seg] & 1) !== 0) {
-      const p = this.fastPhys(lin, false), m = this.mem;
-      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram32[p >>> 2] >>> 0;
+  /**
+   * Physical address of plain RAM at lin on a TLB hit with the permission (paging off:
+   * always), or -1: for writes not MMIO and not tracked by the rmap (decoded code, page
+   * tables), for reads not MMIO. The REP string fast path (ops-data) works in such runs.
+   */
+  repPhys(lin: number, write: boolean): number {
+    let p: number;
+    if (!this.paging) p = (lin & this.a20Mask) >>> 0;
+    else {
+      const e = this.tlbCur[lin >>> 12];
+      const need = this.jitNeed(write);
+      if ((e & need) !== need) return -1;
+      this.statTlbHits++;
+      p = ((e & 0xfffff000) | (lin & 0xfff)) >>> 0;
     }
-    this.jitSync(pos, e0, c0);
-    return this.read32(seg, off);
-  }
-  fr16(seg: number, off: number, pos: number, e0: number, c0: number): number {
-    const lin = (this.segBase[seg] + off) >>> 0;
-    if ((lin & 1) === 0 && (this.segFull[seg] & 1) !== 0) {
-      const p = this.fastPhys(lin, false), m = this.mem;
-      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram16[p >>> 1];
-    }
-    this.jitSync(pos, e0, c0);
-    return this.read16(seg, off);
-  }
-  fr8(seg: number, off: number, pos: number, e0: number, c0: number): number {
-    if ((this.segFull[seg] & 1) !== 0) {
-      const p = this.fastPhys((this.segBase[seg] + off) >>> 0, false), m = this.mem;
-      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) return m.ram[p];
-    }
-    this.jitSync(pos, e0, c0);
-    return this.read8(seg, off);
-  }
-  fw32(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
-    const lin = (this.segBase[seg] + off) >>> 0;
-    if ((lin & 3) === 0 && (this.segFull[seg] & 2) !== 0) {
-      const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram32[p >>> 2] = v; return; }
-    }
-    this.jitSync(pos, e0, c0);
-    this.write32(seg, off, v);
-  }
-  fw16(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
-    const lin = (this.segBase[seg] + off) >>> 0;
-    if ((lin & 1) === 0 && (this.segFull[seg] & 2) !== 0) {
-      const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram16[p >>> 1] = v; return; }
-    }
-    this.jitSync(pos, e0, c0);
-    this.write16(seg, off, v);
-  }
-  fw8(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void {
-    if ((this.segFull[seg] & 2) !== 0) {
-      const p = this.fastPhys((this.segBase[seg] + off) >>> 0, true), m = this.mem;
-      if (p >= 0 && m.frameKind[p >>> 12] === PAGE_RAM) { m.ram[p] = v; return; }
-    }
-    this.jitSync(pos, e0, c0);
-    this.write8(seg, off, v);
-  }
-  /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
-  frmw(seg: number, off: number, size: number, pos: number, e0: number, c0: number): number {
-    const lin = (this.segBase[seg] + off) >>> 0;
-    if ((lin & (size - 1)) === 0 && (this.segFull[seg] & 2) !== 0) {
-      const p = this.fastPhys(lin, true), m = this.mem;
-      if (p >= 0 && (m.frameKind[p >>> 12] & PAGE_MMIO) === 0) {
-        return size === 4 ? m.ram32[p >>> 2] >>> 0 : size === 2 ? m.ram16[p >>> 1] : m.ram[p];
-      }
-    }
-    this.jitSync(pos, e0, c0);
-    return this.readRmw(seg, off, size);
+    const k = this.mem.frameKind[p >>> 12];
+    return (write ? k === PAGE_RAM : (k & PAGE_MMIO) === 0) ? p : -1;
   }
 
   readSz(seg: number, off: number, size: number): number {

@@ -14,7 +14,7 @@
 // loops (a compiled block that jumps back to its own start loops inside its function),
 // chain (a compiled block ending in a jump/call/return runs its linked compiled successor
 // without a trip through the run loop), ramFast (compiled blocks read and write aligned
-// RAM operands through typed arrays on a TLB hit, see Cpu.fr32), regions (a hot block is
+// RAM operands through typed arrays on a TLB hit, see jit.ts fastCond), regions (a hot block is
 // compiled together with the blocks its branches reach on the same page, and branches
 // between them stay inside the compiled function; off: one block per function), repFast
 // (REP MOVS/STOS and REPNE SCASB over plain RAM run a page at a time as typed-array
