@@ -1186,21 +1186,12 @@ export class Cpu implements RmapOwner, FpuHost {
    * they cannot fault: at least 15 bytes left on the page and inside the CS limit.
    */
   private buildBlock(first: Insn): Block {
-    const lin0 = (this.segBase[CS] + this.eip) >>> 0;
-    if (!continuesBlock(first, this.sideExitsEnabled)) return this.newBlock([first], lin0 & 0xfff);
-    const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
-    return this.buildBlockAt(first, this.eip, this.codeCache[frame], frame) ?? this.newBlock([first], lin0 & 0xfff);
-  }
-
-  /**
-   * The block starting with the cached instruction `first` at EIP `eip` of the decoded
-   * page `page` (frame `frame`), or null if decoding dropped the page.
-   */
-  private buildBlockAt(first: Insn, eip0: number, page: Insn[] | undefined, frame: number): Block | null {
+    const eip0 = this.eip, lin0 = (this.segBase[CS] + eip0) >>> 0;
     const insns = [first];
-    const lin0 = (this.segBase[CS] + eip0) >>> 0;
-    let eip = (eip0 + first.len) >>> 0;
     if (continuesBlock(first, this.sideExitsEnabled)) {
+      const frame = this.translate(lin0, this.userAcc() | ACC_FETCH) >>> 12;
+      const page = this.codeCache[frame];
+      let eip = (eip0 + first.len) >>> 0;
       while (page !== undefined && insns.length < BLOCK_MAX) {
         const off = (lin0 & 0xfff) + ((eip - eip0) >>> 0);
         if (off + 15 > 0x1000 || eip + 14 > this.segLimit[CS]) break;
@@ -1208,7 +1199,8 @@ export class Cpu implements RmapOwner, FpuHost {
         if (i === undefined || i.mode !== 1) {
           i = new Insn();
           try { decode(this, i, eip); } catch (e) { if (e === FAULT) break; throw e; }
-          if (this.codeCache[frame] !== page) return null; // the decode's own accesses dropped the page
+          // The decode's own accesses dropped the page: the block is the first instruction alone.
+          if (this.codeCache[frame] !== page) { insns.length = 1; break; }
           this.statDecodes++;
           page[off] = i;
           i.cached = true;
