@@ -159,8 +159,12 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
   const kind = write ? `kind[(p = (te & -4096) | (l & 4095)) >>> 12] === 0` : `(kind[(p = (te & -4096) | (l & 4095)) >>> 12] & 1) === 0`;
   return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
 }
+/** A read: the typed-array load when fastCond holds, else `slow` (an accessor call) after the deferred flag stores. */
+function fastRead(g: Gen, cond: string, s: number, slow: string): string {
+  return `(${cond} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}${slow}))`;
+}
 function memRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, false)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)))`;
+  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, false), s, `cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)`);
   return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
 }
 function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
@@ -169,7 +173,7 @@ function memWrite(g: Gen, seg: number, s: number, off: string, v: string): strin
   return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ab = true; ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.pos}, e0, c0); } }`;
 }
 function rmwRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return `(${fastCond(g, seg, s, off, false, true)} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)))`;
+  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, true), s, `cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)`);
   return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
