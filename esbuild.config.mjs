@@ -22,6 +22,7 @@ await build({
     'bench/mmu': 'bench/mmu.ts',
     'bench/boot': 'bench/boot.ts',
     'bench/rep-string': 'bench/rep-string.ts',
+    'bench/jit-compile': 'bench/jit-compile.ts',
     lockstep: 'src/accel/lockstep/main.ts',
     'bench/kvm-exits': 'bench/kvm-exits.ts',
     'bench/v86-boot': 'bench/v86-boot.ts',

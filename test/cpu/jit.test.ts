@@ -326,6 +326,25 @@ describe('block corners (interp, blocks, compiled)', () => {
     }
   });
 
+  it('the region function is a parenthesised expression of its factory, so V8 compiles it eagerly (no pre-parse, then a second parse on the first call)', async () => {
+    const { compileBlock } = await import('../../src/cpu/jit');
+    const h = new Harness(1, MODES.blocks).flat32([0xf4]);
+    h.exec([0x40, 0x01, 0xd8]);
+    h.cpu.eip = CODE;
+    const b = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
+    const Orig = globalThis.Function;
+    const sources: string[] = [];
+    globalThis.Function = new Proxy(Orig, { construct(t, args: string[]) { sources.push(args[args.length - 1]); return Reflect.construct(t, args) as object; } });
+    try {
+      compileBlock(b);
+    } finally {
+      globalThis.Function = Orig;
+    }
+    expect(sources).toHaveLength(1);
+    expect(sources[0]).toMatch(/^"use strict";\nreturn \(function region_[0-9a-f]+_\d+\(cpu, end\) \{\n/);
+    expect(sources[0]).toMatch(/\n\}\);$/);
+  });
+
   it('the compiled form of a self-looping block is a loop, and a Jcc inside a block is a side exit', async () => {
     const { compileBlock, blockSource } = await import('../../src/cpu/jit');
     const h = new Harness(1, MODES.blocks).flat32([0xf4]);
