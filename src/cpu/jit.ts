@@ -123,11 +123,9 @@ interface Gen {
   ramFast: boolean;
   /** Registers in JS locals (regions with a loop), else the Cpu's register array. */
   locals: boolean;
-  /** The index of the instruction being emitted in its block. */
-  k: number;
   /**
-   * Where that instruction is, for the accessors' slow paths (Cpu.jitSync): index k,
-   * offset in the block and length, as k * 65536 + offset * 16 + length.
+   * Where the instruction being emitted is, for the accessors' slow paths (Cpu.jitSync):
+   * its index k in the block, offset there and length, as k * 65536 + offset * 16 + length.
    */
   pos: number;
   /** Segments whose base/full-range bits the code reads (loaded on entry and after handlers). */
@@ -489,7 +487,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   for (const b of blocks) byOff.set(b.off, b);
   // A loop: a branch back to a block of the region at or before the branching one.
   const loop = opts.loops && blocks.some((b) => regionSuccessors(b).some((t) => t <= b.off && byOff.has(t)));
-  const g: Gen = { ramFast: opts.ramFast, locals: opts.ramFast && loop, k: 0, pos: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
+  const g: Gen = { ramFast: opts.ramFast, locals: opts.ramFast && loop, pos: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
   const callRef = ref(callHandler);
   const cases: string[] = [];
   /** Characters of code (comments aside) of each block's case. */
@@ -552,7 +550,6 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
         }
         if (last) ended = true;
       } else {
-        g.k = k;
         g.pos = k * 65536 + off * 16 + i.len;
         g.pend = pending;
         g.pendExpr = pending.split(';').map((x) => x.trim()).filter((x) => x !== '').map((x) => `${x}, `).join('');
@@ -598,6 +595,14 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
     cases.push(out.join('\n'));
     sizes.push(size);
   }
+  // V8 optimises only functions below a bytecode size (--max-optimized-bytecode-size,
+  // 60 KiB), and big functions take long to optimise: keep the blocks (in their breadth-
+  // first order from the hot one) whose code fits MAX_SOURCE, at least the first, and
+  // generate again (edges to the dropped blocks must leave the function) before building
+  // the function's source.
+  let keep = 0;
+  for (let sum = 0; keep < blocks.length && (keep === 0 || sum + sizes[keep] <= MAX_SOURCE); keep++) sum += sizes[keep];
+  if (keep < blocks.length) return compileRegion(blocks.slice(0, keep), opts);
   const segs = [...g.segs].sort();
   const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; nr${s} = cpu.segFull[${s}] & 1 ? nr : ${NEVER}; nw${s} = cpu.segFull[${s}] & 2 ? nw : ${NEVER};`).join(' ') + ' st32 = cpu.stack32;';
   // Registers in locals only where code loops (straight-line code calls handlers more
@@ -618,12 +623,6 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
     `  let ${segs.map((s) => `sb${s} = 0, nr${s} = 0, nw${s} = 0`).join(', ')};\n  ${segLoad}\n` +
     (g.locals ? `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` : '') +
     `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { ${g.locals ? `if (live) { ${SPILL} } ` : ''}if (cpu.paging) cpu.statTlbHits += th; }\n});`;
-  // V8 optimises only functions below a bytecode size (--max-optimized-bytecode-size,
-  // 60 KiB), and big functions take long to optimise: keep the blocks (in their breadth-
-  // first order from the hot one) whose code fits MAX_SOURCE, at least the first.
-  let keep = 0;
-  for (let sum = 0; keep < blocks.length && (keep === 0 || sum + sizes[keep] <= MAX_SOURCE); keep++) sum += sizes[keep];
-  if (keep < blocks.length) return compileRegion(blocks.slice(0, keep), opts);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
   return { fn: factory(...values), blocks };
