@@ -7,6 +7,7 @@ import { PhysMemory } from '../src/mmu/physmem';
 import { Exit } from '../src/cpu/interfaces';
 import type { CpuOptions } from '../src/cpu/cpu';
 import { loadavg } from 'node:os';
+import { median } from './median';
 
 // bench/guests/loop.bin (assembled from loop.S; embedded so the benchmark needs no assembler).
 const LOOP = Uint8Array.from([
@@ -84,10 +85,6 @@ export function runLoop(instructions: number, opts: CpuOptions, name = '', guest
   return { name, instructions: cpu.icount, seconds, mips: cpu.icount / seconds / 1e6, cpuMips: cpu.icount / cpuSeconds / 1e6 };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 const isMain = import.meta.url === `file://${process.argv[1]}` && process.argv[1].includes('cpu-loop');
 export const __loop = runLoop;

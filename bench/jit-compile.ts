@@ -7,6 +7,7 @@ import { Cpu } from '../src/cpu/cpu';
 import { PhysMemory } from '../src/mmu/physmem';
 import { compileRegion } from '../src/cpu/jit';
 import type { Block } from '../src/cpu/block';
+import { median } from './median';
 
 const CODE = 0x10000, DATA = 0x20000;
 
@@ -36,8 +37,6 @@ function blocksOfPage(): { cpu: Cpu; blocks: { eip: number; b: Block }[] } {
   }
   return { cpu, blocks };
 }
-
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
 
 const ROUNDS = 40;
 const perRegion: number[] = [];

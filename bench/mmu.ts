@@ -10,6 +10,7 @@
 import { Cpu, type CpuOptions } from '../src/cpu/cpu';
 import { Exit } from '../src/cpu/interfaces';
 import { PhysMemory } from '../src/mmu/physmem';
+import { median } from './median';
 import { ACC_WRITE } from '../src/mmu/walker';
 
 const HOP = Uint8Array.from([0xbe, 0x00, 0x00, 0x40, 0x00, 0x8b, 0x06, 0x81, 0xc6, 0x00, 0x10, 0x00, 0x00, 0x81, 0xe6, 0x00, 0xf0, 0x4f, 0x00, 0xeb, 0xf0]);
@@ -86,10 +87,6 @@ function switchGuest(opts: CpuOptions, insns: number, ws: number): Figure {
     extra: `${(st.tlb.cr3Switches / s / 1e3).toFixed(0)} K CR3 loads/s, ${(st.tlb.walks / Math.max(1, st.tlb.cr3Switches)).toFixed(1)} walks/switch, rmap steals ${st.rmap.steals}` };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 function report(runs: number, f: () => Figure): void {
   const rs = Array.from({ length: runs }, f);

@@ -3,6 +3,7 @@
 // Run: npm run build && node dist/bench/rep-string.js
 import { Cpu } from '../src/cpu/cpu';
 import { PhysMemory } from '../src/mmu/physmem';
+import { median } from './median';
 
 // L: mov edi, 0x20000 | mov ecx, 1024 | rep stosd | mov esi, 0x20000 | mov edi, 0x30000 | mov ecx, 1024 | rep movsd | jmp L
 const CODE = [0xbf, 0, 0, 2, 0, 0xb9, 0, 4, 0, 0, 0xf3, 0xab, 0xbe, 0, 0, 2, 0, 0xbf, 0, 0, 3, 0, 0xb9, 0, 4, 0, 0, 0xf3, 0xa5, 0xeb, 0];
@@ -24,6 +25,6 @@ function run(repFast: boolean): number {
 console.log(`REP STOSD + REP MOVSD, 4 KiB each per loop (node ${process.version}), median of 3 runs`);
 for (const on of [true, false]) {
   const runs = [run(on), run(on), run(on)];
-  const med = [...runs].sort((a, b) => a - b)[1];
+  const med = median(runs);
   console.log(`  repFast ${on ? 'on ' : 'off'}  ${med.toFixed(2).padStart(7)} GB/s   (runs: ${runs.map((r) => r.toFixed(2)).join(', ')})`);
 }

@@ -6,10 +6,10 @@
 // Run: node esbuild.config.mjs && node dist/bench/snapshot.js   (never part of npm test)
 // Environment: BENCH_RUNS (default 3), BENCH_MEM MiB (default 128).
 import { createMachine, restoreMachine } from '../src/machine/api';
+import { median } from './median';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const memMiB = Number(process.env.BENCH_MEM ?? 128);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const t0 = performance.now();
 const vm = createMachine({ memMiB });

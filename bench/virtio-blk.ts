@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'no
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRoot } from './root';
+import { median } from './median';
 
 const ROOT = findRoot(import.meta.url);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -42,7 +43,6 @@ function runOnce(img: string): Promise<number[]> {
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const dir = mkdtempSync(join(tmpdir(), 'ts86-bench-blk-'));
 const img = join(dir, 'bench.img');
