@@ -766,14 +766,15 @@ export class Cpu implements RmapOwner, FpuHost {
     this.eip = (start + (pos & 15)) >>> 0;
     this.icount = c0 + (pos >>> 16) + 1;
   }
-  fr32(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read32(seg, off); }
-  fr16(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read16(seg, off); }
-  fr8(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read8(seg, off); }
-  fw32(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write32(seg, off, v); }
-  fw16(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write16(seg, off, v); }
-  fw8(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write8(seg, off, v); }
+  // Compiled code passes offsets and 32-bit values as int32 (jit.ts ea32): taken modulo 2^32 here.
+  fr32(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read32(seg, off >>> 0); }
+  fr16(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read16(seg, off >>> 0); }
+  fr8(seg: number, off: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.read8(seg, off >>> 0); }
+  fw32(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write32(seg, off >>> 0, v >>> 0); }
+  fw16(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write16(seg, off >>> 0, v); }
+  fw8(seg: number, off: number, v: number, pos: number, e0: number, c0: number): void { this.jitSync(pos, e0, c0); this.write8(seg, off >>> 0, v); }
   /** Read of a read-modify-write operand (readRmw): the write permission is what is checked. */
-  frmw(seg: number, off: number, size: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.readRmw(seg, off, size); }
+  frmw(seg: number, off: number, size: number, pos: number, e0: number, c0: number): number { this.jitSync(pos, e0, c0); return this.readRmw(seg, off >>> 0, size); }
 
   /**
    * The table compiled code looks linear pages up in: the TLB of the current address

@@ -80,13 +80,19 @@ const ALU_KIND: FlagOp[] = ['add', 'logic', 'adc', 'sbb', 'logic', 'sub', 'logic
 const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
 const SIGN = [0, 0x80, 0x8000, 0, 0x80000000];
 
-/** A 32-bit effective address expression (address size 32). */
+/**
+ * A 32-bit effective address expression (address size 32), as int32: an offset of 2^31
+ * or more is negative here (the accessors take offsets and 32-bit values modulo 2^32,
+ * Cpu.fr32 ...). `>>> 0` would make it a uint32, which V8 keeps as a small integer while
+ * the values it has seen fit one and deoptimises the region ("lost precision") the first
+ * time one does not: measured, the most frequent deopt of compiled regions.
+ */
 function ea32(i: Insn): string {
   const parts: string[] = [];
   if (i.base !== REG_ZERO) parts.push(`r${i.base}`);
   if (i.index !== REG_ZERO) parts.push(i.scale ? `(r${i.index} << ${i.scale})` : `r${i.index}`);
   if (i.disp !== 0 || parts.length === 0) parts.push(String(i.disp | 0));
-  return `((${parts.join(' + ')}) >>> 0)`;
+  return `((${parts.join(' + ')}) | 0)`;
 }
 
 /** Register operands: the locals r0..r7 hold EAX..EDI as int32. */
@@ -163,16 +169,17 @@ function fastRead(g: Gen, cond: string, s: number, slow: string): string {
 }
 function memRead(g: Gen, seg: number, s: number, off: string): string {
   if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, false), s, `cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)`);
-  return s === 4 ? `(cpu.read32(${seg}, ${off}) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off})`;
+  return s === 4 ? `(cpu.read32(${seg}, ${off} >>> 0) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off} >>> 0)`;
 }
 function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
-  if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off}, ${v});`;
+  if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off} >>> 0, ${s === 4 ? `(${v}) >>> 0` : v});`;
   const w = `w${g.tmp++}`;
-  return `{ const ${w} = ${v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ab = true; ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.pos}, e0, c0); } }`;
+  // A 32-bit value as int32 (see ea32); the accessor takes it modulo 2^32.
+  return `{ const ${w} = ${s === 4 ? `(${v}) | 0` : v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ab = true; ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.pos}, e0, c0); } }`;
 }
 function rmwRead(g: Gen, seg: number, s: number, off: string): string {
   if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, true), s, `cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)`);
-  return s === 4 ? `(cpu.readRmw(${seg}, ${off}, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off}, ${s})`;
+  return s === 4 ? `(cpu.readRmw(${seg}, ${off} >>> 0, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off} >>> 0, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
 
@@ -408,8 +415,8 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     // A 16-bit stack (SS.B clear) takes the handler.
     const reg = i.op & 7, o = `o${v}`;
     const fast = h === D.pushZ
-      ? `const ${o} = (r4 - 4) >>> 0; ${memWrite(g, 2, 4, o, `(r${reg} >>> 0)`)} r4 = ${o} | 0;`
-      : `const ${o} = r4 >>> 0, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
+      ? `const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, `r${reg}`)} r4 = ${o};`
+      : `const ${o} = r4, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
     return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {

@@ -188,6 +188,26 @@ function each(fn: (h: Harness, mode: string) => void): void {
 }
 
 describe('block corners (interp, blocks, compiled)', () => {
+  it('memory operands at offsets of 2^31 and more reach the same bytes on the fast and slow paths (offsets wrap modulo 2^32)', () => {
+    // GS: base 2^31, the full offset range, so offset DATA + 2^31 + x is linear DATA + x.
+    // mov eax, gs:[ebx] | mov gs:[ebx+8], ecx | add gs:[ebx+16], ecx | mov edx, gs:[ebx+16] (EBX unaligned: slow paths)
+    // mov edi, gs:[esi] | mov gs:[esi+4], ecx | push ecx (ESI aligned: fast paths) | pop ebp
+    const code = [0x65, 0x8b, 0x03, 0x65, 0x89, 0x4b, 0x08, 0x65, 0x01, 0x4b, 0x10, 0x65, 0x8b, 0x53, 0x10,
+      0x65, 0x8b, 0x3e, 0x65, 0x89, 0x4e, 0x04, 0x51, 0x5d];
+    const out: unknown[][] = [];
+    each((h, mode) => {
+      h.setSeg(GS, 0x80000000, 0xffffffff);
+      for (let k = 0; k < 0x40; k++) h.w8(DATA + k, (0x91 + 7 * k) & 0xff);
+      h.exec(code, { 1: 0xfedcba98, 3: (DATA + 0x80000001) >>> 0, 6: (DATA + 0x80000020) >>> 0 });
+      out.push([mode, h.eax, h.edx, h.cpu.r32[7] >>> 0, h.cpu.r32[5] >>> 0, h.r32(DATA + 9), h.r32(DATA + 17), h.r32(DATA + 0x24), h.cpu.getEflags(), h.cpu.icount]);
+    });
+    const r32 = (k: number): number => [0, 1, 2, 3].reduce((v, j) => v + (((0x91 + 7 * (k + j)) & 0xff) * 2 ** (8 * j)), 0);
+    const [a, b, c] = out;
+    expect(a.slice(1, 8)).toEqual([r32(1), (r32(17) + 0xfedcba98) % 2 ** 32, r32(0x20), 0xfedcba98, 0xfedcba98, (r32(17) + 0xfedcba98) % 2 ** 32, 0xfedcba98]);
+    expect(b.slice(1), 'blocks').toEqual(a.slice(1));
+    expect(c.slice(1), 'jit').toEqual(a.slice(1));
+  });
+
   it('self-modifying code inside the running block is seen by the next instruction', () => {
     each((h, mode) => {
       // 0: mov [CODE+15], eax (a store the compiler writes out) | 6: mov byte [CODE+20], 0x42 (the handler's store)
