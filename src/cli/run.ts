@@ -6,7 +6,7 @@ import { totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import chalk from 'chalk';
-import { Machine, MachineError, type RunOutcome } from '../machine/machine';
+import { EXIT_STDOUT_CLOSED, Machine, MachineError, type RunOutcome } from '../machine/machine';
 import { LoaderError } from '../loader/index';
 import { UserError } from './errors';
 import { StdioConsole } from './stdio-console';
@@ -173,7 +173,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
 
   const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
   let snapshotNow = (): void => {};
-  const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t), onSnapshot: () => snapshotNow() });
+  const consoleOut = new StdioConsole({ interactive, onQuit: () => machine?.stop('quit from the console (Ctrl-A x)'), onHelp: (t) => process.stderr.write(t), onSnapshot: () => snapshotNow(),
+    onClosed: () => machine?.stopWith({ reason: 'stopped', exitStatus: EXIT_STDOUT_CLOSED, message: 'stdout was closed (its reader went away)' }) });
   let machine: Machine | undefined;
   // virtio devices: also given to a restore, which needs the same device set as the snapshot.
   const virtioOpts = {

@@ -16,6 +16,8 @@ export interface StdioConsoleOptions {
   onHelp: (text: string) => void;
   /** Ctrl-A s. */
   onSnapshot?: () => void;
+  /** Stdout was closed by its reader (EPIPE: `ts86 run ... | head`); output is dropped from then on. */
+  onClosed?: () => void;
 }
 
 /** Filters the Ctrl-A escapes out of terminal input. Exported for tests. */
@@ -55,13 +57,20 @@ export class StdioConsole implements CharBackend {
     this.escapes = new EscapeFilter(opts.onQuit, opts.onHelp, () => opts.onSnapshot?.());
   }
 
+  /** Stdout's reader went away (see onClosed). */
+  private closed = false;
+
   write(data: Uint8Array): void {
     let off = 0;
-    while (off < data.length) {
+    while (off < data.length && !this.closed) {
       try {
         off += writeSync(1, data, off, data.length - off);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') continue;
+        // Node ignores SIGPIPE, so a closed pipe is an error here: end the run as a
+        // program killed by SIGPIPE would, without a stack trace.
+        if (code === 'EPIPE') { this.closed = true; this.opts.onClosed?.(); return; }
         throw e;
       }
     }

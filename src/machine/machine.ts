@@ -91,6 +91,8 @@ export interface RunOutcome {
 
 /** Exit statuses (README "Exit status"). */
 export const EXIT_POWEROFF = 0, EXIT_REBOOT = 0, EXIT_TRIPLE_FAULT = 3, EXIT_GUEST_ERROR = 4, EXIT_PANIC = 5, EXIT_STOPPED = 130;
+/** The console's stdout was closed by its reader: 128 + SIGPIPE, as a program killed by SIGPIPE reports. */
+export const EXIT_STDOUT_CLOSED = 141;
 /** A serial script's expect timed out. */
 export const EXIT_SCRIPT_FAILED = 1;
 /** The virtual clock's default rate: 100 M instructions per second of guest time. */

@@ -53,6 +53,28 @@ describe('ts86 run', () => {
     expect(r.stderr).toMatch(/mapped ranges \(CR3=00100000\):\n\s+0x00000000-0x003fffff -> 0x00000000/);
   });
 
+  it('a closed stdout (`ts86 run ... | head`) ends the run with status 141 and one line, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
+    // L: mov edx, 0x3f8 | mov al, 'x' | out dx, al | jmp L+5: prints to the UART forever
+    writeFileSync(join(dir, 'chatty.bin'), Uint8Array.from([0xba, 0xf8, 0x03, 0, 0, 0xb0, 0x78, 0xee, 0xeb, 0xfb]));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [BIN, 'run', '-k', join(dir, 'chatty.bin'), '-m', '64'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    let code: number | null;
+    try {
+      await new Promise<void>((res) => child.stdout.once('data', () => res()));
+      child.stdout.destroy(); // the reader goes away, as `head` does
+      code = await Promise.race([exited, new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    expect(code).toBe(141);
+    expect(err).toMatch(/stdout was closed/);
+    expect(err).not.toMatch(/EPIPE|at writeSync|node:fs/);
+  });
+
   it('SIGQUIT dumps registers, code at EIP and the stack; SIGUSR2 pauses and resumes; SIGINT stops', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts86-cli-'));
     writeFileSync(join(dir, 'spin.bin'), Uint8Array.from([0x90, 0xeb, 0xfd])); // nop; jmp back
