@@ -445,9 +445,12 @@ export class Cpu implements RmapOwner, FpuHost {
     this.flags = (this.flags & ~(CF | OF | AF)) | cfOfAf;
   }
 
-  /** The six arithmetic flags implied by the lazy state. */
+  /**
+   * The six arithmetic flags implied by the lazy state. The operands and result are taken
+   * modulo 2^32: compiled code stores 32-bit ones as int32 (jit.ts emitAlu).
+   */
   private lazyBits(): number {
-    const size = this.lfSize, a = this.lfA, b = this.lfB, r = this.lfRes;
+    const size = this.lfSize, a = this.lfA >>> 0, b = this.lfB >>> 0, r = this.lfRes >>> 0;
     const sh = SIGN_SHIFT[size];
     let f = PARITY[r & 0xff];
     if (r === 0) f |= ZF;
@@ -504,7 +507,7 @@ export class Cpu implements RmapOwner, FpuHost {
 
   getCF(): number {
     if (!(this.lfMask & CF)) return this.flags & CF;
-    const a = this.lfA, b = this.lfB, r = this.lfRes;
+    const a = this.lfA >>> 0, b = this.lfB >>> 0, r = this.lfRes >>> 0;
     switch (this.lfOp) {
       case LF_ADD: return r < a ? 1 : 0;
       case LF_ADC: return (this.lfCin ? r <= a : r < a) ? 1 : 0;

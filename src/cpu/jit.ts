@@ -101,6 +101,8 @@ function regGet(reg: number, s: number): string {
   if (s === 2) return `(r${reg} & 65535)`;
   return reg < 4 ? `(r${reg} & 255)` : `((r${reg - 4} >>> 8) & 255)`;
 }
+/** As regGet, a 32-bit register as int32 (the ALU forms: see ea32 and ult). */
+function regGetI(reg: number, s: number): string { return s === 4 ? `r${reg}` : regGet(reg, s); }
 function regSet(reg: number, s: number, v: string): string {
   if (s === 4) return `r${reg} = (${v}) | 0;`;
   if (s === 2) return `r${reg} = (r${reg} & -65536) | ((${v}) & 65535);`;
@@ -163,13 +165,17 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
   const kind = write ? `kind[(p = (te & -4096) | (l & 4095)) >>> 12] === 0` : `(kind[(p = (te & -4096) | (l & 4095)) >>> 12] & 1) === 0`;
   return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
 }
-/** A read: the typed-array load when fastCond holds, else `slow` (an accessor call) after the deferred flag stores. */
-function fastRead(g: Gen, cond: string, s: number, slow: string): string {
-  return `(${cond} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${s === 4 ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}${slow}))`;
+/**
+ * A read: the typed-array load when fastCond holds, else `slow` (an accessor call) after
+ * the deferred flag stores. A 32-bit value is unsigned, or int32 with `i32` (see ea32).
+ */
+function fastRead(g: Gen, cond: string, s: number, slow: string, i32: boolean): string {
+  const u = s === 4 && !i32;
+  return `(${cond} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${u ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}${s === 4 && i32 ? `${slow} | 0` : slow}))`;
 }
-function memRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, false), s, `cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)`);
-  return s === 4 ? `(cpu.read32(${seg}, ${off} >>> 0) >>> 0)` : `cpu.${RD[s]}(${seg}, ${off} >>> 0)`;
+function memRead(g: Gen, seg: number, s: number, off: string, i32 = false): string {
+  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, false), s, `cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)`, i32);
+  return s === 4 ? `(cpu.read32(${seg}, ${off} >>> 0) ${i32 ? '| 0' : '>>> 0'})` : `cpu.${RD[s]}(${seg}, ${off} >>> 0)`;
 }
 function memWrite(g: Gen, seg: number, s: number, off: string, v: string): string {
   if (!g.ramFast) return `cpu.${WR[s]}(${seg}, ${off} >>> 0, ${s === 4 ? `(${v}) >>> 0` : v});`;
@@ -177,25 +183,31 @@ function memWrite(g: Gen, seg: number, s: number, off: string, v: string): strin
   // A 32-bit value as int32 (see ea32); the accessor takes it modulo 2^32.
   return `{ const ${w} = ${s === 4 ? `(${v}) | 0` : v}; if (${fastCond(g, seg, s, off, true, false)}) { th++; ${RAMV[s]}[p${SHIFT[s]}] = ${w}; } else { ab = true; ${g.pend}cpu.${FWR[s]}(${seg}, ${off}, ${w}, ${g.pos}, e0, c0); } }`;
 }
-function rmwRead(g: Gen, seg: number, s: number, off: string): string {
-  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, true), s, `cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)`);
-  return s === 4 ? `(cpu.readRmw(${seg}, ${off} >>> 0, 4) >>> 0)` : `cpu.readRmw(${seg}, ${off} >>> 0, ${s})`;
+function rmwRead(g: Gen, seg: number, s: number, off: string, i32 = false): string {
+  if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, true), s, `cpu.frmw(${seg}, ${off}, ${s}, ${g.pos}, e0, c0)`, i32);
+  return s === 4 ? `(cpu.readRmw(${seg}, ${off} >>> 0, 4) ${i32 ? '| 0' : '>>> 0'})` : `cpu.readRmw(${seg}, ${off} >>> 0, ${s})`;
 }
 function trunc(v: string, s: number): string { return s === 4 ? `((${v}) >>> 0)` : `((${v}) & ${MASK[s]})`; }
 
 /** Signed value of a size-s unsigned operand, and its sign test. */
 function signed(v: string, s: number): string { return s === 4 ? `(${v} | 0)` : s === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`; }
 function neg(x: string, s: number): string { return s === 4 ? `((${x} | 0) < 0)` : `((${x} & ${SIGN[s]}) !== 0)`; }
+/**
+ * Unsigned p < q and p <= q. 32-bit operands may be int32 (the ALU forms) or unsigned
+ * (others): flipping the sign bit maps both orders onto the signed order of int32.
+ */
+function ult(p: string, q: string, s: number): string { return s === 4 ? `((${p} ^ -2147483648) < (${q} ^ -2147483648))` : `(${p} < ${q})`; }
+function ule(p: string, q: string, s: number): string { return s === 4 ? `((${p} ^ -2147483648) <= (${q} ^ -2147483648))` : `(${p} <= ${q})`; }
 
 /** CF (as 0/1) of a known producer, or null. */
 function carryOf(f: Flags | null): string | null {
   if (f === null) return null;
   switch (f.op) {
     case 'logic': return '0';
-    case 'sub': return `(${f.a} < ${f.b} ? 1 : 0)`;
-    case 'add': return `(${f.x} < ${f.a} ? 1 : 0)`;
-    case 'adc': return `((${f.cin} ? ${f.x} <= ${f.a} : ${f.x} < ${f.a}) ? 1 : 0)`;
-    case 'sbb': return `((${f.cin} ? ${f.a} <= ${f.b} : ${f.a} < ${f.b}) ? 1 : 0)`;
+    case 'sub': return `(${ult(f.a, f.b, f.s)} ? 1 : 0)`;
+    case 'add': return `(${ult(f.x, f.a, f.s)} ? 1 : 0)`;
+    case 'adc': return `((${f.cin} ? ${ule(f.x, f.a, f.s)} : ${ult(f.x, f.a, f.s)}) ? 1 : 0)`;
+    case 'sbb': return `((${f.cin} ? ${ule(f.a, f.b, f.s)} : ${ult(f.a, f.b, f.s)}) ? 1 : 0)`;
     // INC/DEC keep CF: the compiled form has it in a local, the interpreter's left it in cpu.flags.
     default: return f.cin !== '' ? f.cin : `(cpu.flags & ${CF})`;
   }
@@ -212,7 +224,7 @@ function fusedCond(cc: number, f: Flags | null): string | null {
       f.op === 'add' ? `((((${a} ^ ${x}) & (${b} ^ ${x})) >>> ${top}) !== 0)` : null; break; // O
     case 1: { const c = carryOf(f); e = f.op === 'incdec' || c === null ? null : `(${c} !== 0)`; break; } // C
     case 2: e = `(${x} === 0)`; break; // Z
-    case 3: e = f.op === 'logic' ? `(${x} === 0)` : f.op === 'sub' ? `(${a} <= ${b})` : f.op === 'add' ? `(${x} < ${a} || ${x} === 0)` : null; break; // BE
+    case 3: e = f.op === 'logic' ? `(${x} === 0)` : f.op === 'sub' ? ule(a, b, s) : f.op === 'add' ? `(${ult(x, a, s)} || ${x} === 0)` : null; break; // BE
     case 4: e = neg(x, s); break; // S
     case 5: e = null; break; // P
     case 6: e = f.op === 'logic' ? neg(x, s) : f.op === 'sub' ? `(${signed(a, s)} < ${signed(b, s)})` : null; break; // L
@@ -242,13 +254,13 @@ interface Emitted {
   partial?: boolean;
 }
 
-/** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>). */
+/** The E operand of a ModRM instruction as read and write expressions (memory: offset in local o<k>); a 32-bit read as int32 with i32. */
 interface EOperand { pre: string; get: string; set: (v: string) => string; mem: boolean }
-function eOperand(g: Gen, i: Insn, s: number, v: string, rmw: boolean): EOperand | null {
-  if (i.mod === 3) return { pre: '', get: regGet(i.rm, s), set: (x) => regSet(i.rm, s, x), mem: false };
+function eOperand(g: Gen, i: Insn, s: number, v: string, rmw: boolean, i32 = false): EOperand | null {
+  if (i.mod === 3) return { pre: '', get: i32 ? regGetI(i.rm, s) : regGet(i.rm, s), set: (x) => regSet(i.rm, s, x), mem: false };
   if (i.asize !== 32) return null;
   const o = `o${v}`;
-  const get = rmw ? rmwRead(g, i.seg, s, o) : memRead(g, i.seg, s, o);
+  const get = rmw ? rmwRead(g, i.seg, s, o, i32) : memRead(g, i.seg, s, o, i32);
   return { pre: `const ${o} = ${ea32(i)}; `, get, set: (x) => memWrite(g, i.seg, s, o, x), mem: true };
 }
 
@@ -272,7 +284,9 @@ function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: s
       stores = `cpu.lfCin = ${cin}; `;
       expr = `${a} ${ALU_OPER[k]} ${b} ${ALU_OPER[k]} ${cin}`;
     }
-    code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${trunc(expr, s)}; ${write}`;
+    // 32-bit operands and result as int32 (the callers pass int32 reads; see ea32): the lazy
+    // flags take them modulo 2^32 (Cpu.lazyBits), the fused conditions through ult/ule.
+    code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${s === 4 ? `(${expr}) | 0` : trunc(expr, s)}; ${write}`;
     stores += `cpu.lfOp = ${ALU_LF[k]}; cpu.lfA = ${a}; cpu.lfB = ${b}; cpu.lfRes = ${x}; cpu.lfSize = ${s}; cpu.lfMask = ${ARITH_FLAGS};`;
   } else {
     // 8/16-bit ADC/SBB: the interpreter's own operation (it reads CF itself).
@@ -308,24 +322,22 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
   if (h === A.aluEG || h === A.aluGE || h === A.aluEI || h === A.aluAI || h === A.testEG || h === A.testEI || h === A.testAI) {
     const test = h === A.testEG || h === A.testEI || h === A.testAI;
     const kk = test ? 4 : h === A.aluEI ? i.reg : (i.op >> 3) & 7;
-    const imm = String(i.imm & MASK[s]) + (s === 4 ? ' >>> 0' : '');
-    const immE = s === 4 ? String(i.imm >>> 0) : String(i.imm & MASK[s]);
-    void imm;
+    const immE = s === 4 ? String(i.imm | 0) : String(i.imm & MASK[s]);
     const writes = kk !== 7 && !test;
     if (h === A.aluAI || h === A.testAI) {
-      const r = emitAlu(kk, s, regGet(0, s), immE, writes ? (x) => regSet(0, s, x) : null, v, flags, ref);
+      const r = emitAlu(kk, s, regGetI(0, s), immE, writes ? (x) => regSet(0, s, x) : null, v, flags, ref);
       return { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     if (h === A.aluGE) {
-      const e = eOperand(g, i, s, v, false);
+      const e = eOperand(g, i, s, v, false, true);
       if (e === null) return null;
-      const r = emitAlu(kk, s, regGet(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
+      const r = emitAlu(kk, s, regGetI(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
       return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     // E is the destination (aluEG, aluEI) or the first operand of TEST.
-    const e = eOperand(g, i, s, v, writes);
+    const e = eOperand(g, i, s, v, writes, true);
     if (e === null) return null;
-    const b = h === A.aluEG || h === A.testEG ? regGet(i.reg, s) : immE;
+    const b = h === A.aluEG || h === A.testEG ? regGetI(i.reg, s) : immE;
     const r = emitAlu(kk, s, e.get, b, writes ? e.set : null, v, flags, ref);
     return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
   }
