@@ -568,6 +568,32 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
             (last ? ` ${flush()}${edge(fall, k, false, commit, cur)}` : '');
         }
         if (last) ended = true;
+      } else if (((h === C.callRel && i.op === 0xe8) || h === C.retNear) && i.osize === 32 && last) {
+        // CALL rel32 and RET/RET imm16 with a 32-bit stack, as C.callRel/C.retNear (SDM
+        // Vol.2A CALL, Vol.2B RET): CALL checks its target against the CS limit (#GP(0),
+        // nothing pushed), pushes the return address (a fault leaves ESP as it was), then
+        // jumps; RET reads the return address (a fault leaves ESP), checks it against the
+        // limit (#GP(0), ESP unchanged), then pops it and its imm16. An MMIO or code-dropping
+        // slow path ends the function after the instruction, with EIP and icount exact. A
+        // 16-bit stack (SS.B clear) takes the handler.
+        g.pos = k * 65536 + off * 16 + i.len;
+        g.pend = g.pendExpr = '';
+        const handler = `if (!st32) { ${sync} /*SPILL*/ ${callRef}(${ref(h)}, cpu, ${ref(i)}); /*RELOAD*/ /*SEGS*/ ${abort} return true; }`;
+        const o = `o${g.tmp++}`;
+        if (h === C.callRel) {
+          const after = (eip: string): string => g.ramFast
+            ? `if (ab) { ab = false; if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = ${eip}; cpu.icount = c0 + ${k + 1}; return false; } } `
+            : `if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = ${eip}; cpu.icount = c0 + ${k + 1}; return false; } `;
+          const push = `${g.ramFast ? '' : `${sync} `}const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, next)} r4 = ${o}; ${after('t')}`;
+          code = `${flush()}${handler} ${edge(b.off + off + i.len + i.imm, k, true, push, cur)}`;
+        } else {
+          const t = `t${g.tmp++}`, imm = i.op === 0xc2 ? i.imm & 0xffff : 0;
+          code = `${flush()}${handler} ${g.ramFast ? '' : `${sync} `}const ${o} = r4, ${t} = ${memRead(g, 2, 4, o)}; ` +
+            `if (${t} > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` +
+            `r4 = (${o} + ${4 + imm}) | 0; cpu.eip = ${t}; cpu.icount = c0 + ${k + 1}; ${g.ramFast ? abortSlow : abort} return true;`;
+        }
+        flags = null;
+        ended = true;
       } else {
         g.pos = k * 65536 + off * 16 + i.len;
         g.pend = pending;

@@ -6,7 +6,7 @@
 // of a block, interrupt shadows, an MMIO access that raises an interrupt, budgets that end
 // inside a block, and single-stepping.
 import { describe, expect, it } from 'vitest';
-import { Harness, CODE, DATA, HANDLERS } from '../helpers/cpu-harness';
+import { Harness, CODE, DATA, HANDLERS, STACK_TOP } from '../helpers/cpu-harness';
 import type { CpuOptions } from '../../src/cpu/cpu';
 import { GS } from '../../src/cpu/consts';
 import { parseFastPaths } from '../../src/cpu/fastpaths';
@@ -72,7 +72,7 @@ function mem(r: (n: number) => number, reg: number): number[] {
 /** The instruction kinds the second compiler round writes out: memory destinations, 8/16-bit forms, MUL, shifts by CL, ... */
 function randomInsn2(r: (n: number) => number): number[] {
   const d = DST[r(DST.length)], s = DST[r(DST.length)];
-  switch (r(24)) {
+  switch (r(27)) {
     case 0: case 1: return [(r(8) << 3) | 1, ...mem(r, s)]; // ALU [mem], r32 (read-modify-write; CMP reads)
     case 2: return [0x83, ...mem(r, r(8)), r(256)]; // ALU [mem], imm8
     case 3: return [0x81, ...mem(r, r(8)), ...imm32(VALUES[r(VALUES.length)])]; // ALU [mem], imm32
@@ -95,6 +95,9 @@ function randomInsn2(r: (n: number) => number): number[] {
     case 20: return [0x0f, r(2) ? 0xb7 : 0xbf, ...mem(r, d)]; // MOVZX/MOVSX r, word [mem]
     case 21: return [0x0f, 0x90 + r(16), ...mem(r, 0)]; // SETcc byte [mem]
     case 22: return [0x0f, 0x40 + r(16), ...mem(r, d)]; // CMOVcc r, [mem]
+    case 23: return [0xeb, 0x01, 0xc3, 0xe8, ...imm32(-6)]; // JMP over a RET; CALL it (it returns past the CALL)
+    case 24: return [0xe8, ...imm32(0), 0x58 + d]; // CALL to the next instruction; POP r (the return address)
+    case 25: return [0x50, 0xeb, 0x03, 0xc2, 0x04, 0x00, 0xe8, ...imm32(-8)]; // PUSH EAX; JMP over a RET 4; CALL it
     default: return [0xb0 + r(8), r(256)]; // MOV r8, imm8
   }
 }
@@ -117,7 +120,7 @@ function touchesEcx(ins: number[]): boolean {
   let k = 0;
   while (ins[k] === 0x66) k++;
   const op = ins[k];
-  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x50 && op <= 0x5f)) return true;
+  if ((op >= 0x70 && op <= 0x7f) || (op >= 0x50 && op <= 0x5f) || op === 0xe8) return true; // CALL: CALL +0; POP r may pop into ECX
   if (op === 0x41 || op === 0x49 || op === 0xb9 || op === 0xb1 || op === 0xb5 || op === 0x51 || op === 0x59 || op === 0x50 + 1) return true;
   if (op === 0xd3 || op === 0xd2) return true; // count in CL is fine, but keep loop lengths predictable
   if (op === 0xf7 && ((ins[k + 1] >> 3) & 7) >= 4) return true; // MUL/IMUL write EDX:EAX only, but keep it simple
@@ -476,6 +479,56 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(c.slice(1)).toEqual(a.slice(1));
   });
 
+  it('CALL rel32 and RET (compiled inline): a target past the CS limit is #GP(0) at the instruction with ESP unchanged', () => {
+    // call +0x40 (past the limit) | ... ; push CODE+0x40; ret (to past the limit); CS limit CODE+0x20.
+    for (const code of [[0xe8, ...imm32(0x40)], [0x68, ...imm32(CODE + 0x40), 0xc3]]) {
+      const out: unknown[][] = [];
+      each((h, mode) => {
+        h.setSeg(1, 0, CODE + 0x20, 0x80 | 0x10 | 0x0b | 0x4000, 0x08);
+        h.prepare(code, { 0: 1 });
+        const f = h.runToFault();
+        // The exception frame (error code, EIP, CS, EFLAGS) sits just below the ESP the faulting instruction left.
+        out.push([mode, f.vector, f.err, f.eip, h.esp + 16, h.cpu.icount]);
+      });
+      const at = code[0] === 0xe8 ? CODE : CODE + 5;
+      expect(out[0].slice(1, 5)).toEqual([13, 0, at, code[0] === 0xe8 ? STACK_TOP : STACK_TOP - 4]);
+      expect(out[1].slice(1)).toEqual(out[0].slice(1));
+      expect(out[2].slice(1)).toEqual(out[0].slice(1));
+    }
+  });
+
+  it('RET whose return address is on a page not present: #PF at the RET, ESP unchanged, in every executor', () => {
+    const out: unknown[][] = [];
+    each((h, mode) => {
+      enablePaging(h);
+      h.w32(0x31000 + 4 * 0x40, 0); // page 0x40000 not present
+      h.cpu.flushTlb(true);
+      // mov esp, 0x40000 | ret  (reads 0x40000; the fault frame goes below, on page 0x3f)
+      h.prepare([0xbc, ...imm32(0x40000), 0xc3]);
+      const f = h.runToFault();
+      out.push([mode, f.vector, f.err, f.eip, h.esp + 12 + 4, h.cpu.cr2 >>> 0, h.cpu.icount]);
+    });
+    expect(out[0].slice(1, 6)).toEqual([14, 0, CODE + 5, 0x40000, 0x40000]);
+    expect(out[1].slice(1)).toEqual(out[0].slice(1));
+    expect(out[2].slice(1)).toEqual(out[0].slice(1));
+  });
+
+  it('CALL and RET imm16 with a 16-bit stack (SS.B clear: the handlers) and a 32-bit one agree in every executor', () => {
+    for (const ss16 of [true, false]) {
+      const out: unknown[][] = [];
+      each((h, mode) => {
+        if (ss16) h.setSeg(2, 0, 0xffff, 0x80 | 0x10 | 0x03, 0x10);
+        // push eax | jmp +3 | ret 4 | call (the ret) | pop ecx? no: mov ebx, esp | call +0 | pop edx
+        h.prepare([0x50, 0xeb, 0x03, 0xc2, 0x04, 0x00, 0xe8, ...imm32(-8), 0x89, 0xe3, 0xe8, ...imm32(0), 0x5a], { 0: 0x1234, 4: 0x8000 });
+        h.runToHalt();
+        out.push([mode, h.ebx, h.edx, h.esp, h.r32(0x7ffc), h.cpu.icount]);
+      });
+      expect(out[0].slice(1, 5)).toEqual([0x8000, CODE + 18, 0x8000, CODE + 18]);
+      expect(out[1].slice(1)).toEqual(out[0].slice(1));
+      expect(out[2].slice(1)).toEqual(out[0].slice(1));
+    }
+  });
+
   it('straight-line compiled code (no loop) reaches RAM operands inline, with the accessors only as the slow path', async () => {
     const { compileBlock, blockSource } = await import('../../src/cpu/jit');
     // add eax, [esi] | mov [esi+4], eax | add ebx, eax | mov ecx, [esi+8] | hlt — no branch back.
@@ -502,6 +555,27 @@ describe('block corners (interp, blocks, compiled)', () => {
     j.runToHalt();
     expect([j.eax, j.ebx, j.ecx, j.r32(DATA + 4)]).toEqual([0x15, 0x16, 0x99, 0x15]);
     expect(calls).toBe(0);
+  });
+
+  it('compiled CALL rel32 and RET push and pop inline on a 32-bit stack in RAM (no handler, no stack accessor)', () => {
+    // jmp +1 | ret | call (the ret) | call +0 | pop edx | ret 4 after push eax (all inline), then hlt.
+    const code = [0xeb, 0x01, 0xc3, 0xe8, ...imm32(-6), 0xe8, ...imm32(0), 0x5a, 0x50, 0xeb, 0x03, 0xc2, 0x04, 0x00, 0xe8, ...imm32(-8)];
+    const calls: number[] = [];
+    for (const o of [MODES.blocks, MODES.jit]) {
+      const h = new Harness(1, o).flat32([0xf4]);
+      h.prepare(code, { 0: 7 });
+      const cpu = h.cpu as unknown as Record<string, unknown>;
+      let n = 0;
+      for (const name of ['push', 'push32', 'readSz', 'read32', 'fr32', 'fw32']) {
+        const f = cpu[name] as (...a: unknown[]) => unknown;
+        cpu[name] = (...a: unknown[]) => { n++; return f.apply(h.cpu, a); };
+      }
+      h.runToHalt();
+      expect([h.edx, h.esp, h.r32(STACK_TOP - 4), h.r32(STACK_TOP - 8)]).toEqual([CODE + 13, STACK_TOP, 7, CODE + 25]);
+      calls.push(n);
+    }
+    expect(calls[0]).toBeGreaterThan(0); // the interpreter's handlers go through the stack accessors
+    expect(calls[1]).toBe(0);
   });
 
   it('decoded blocks are built and compiled, and the counters say so', () => {
