@@ -579,7 +579,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
         g.pos = k * 65536 + off * 16 + i.len;
         g.pend = g.pendExpr = '';
         const handler = `if (!st32) { ${sync} /*SPILL*/ ${callRef}(${ref(h)}, cpu, ${ref(i)}); /*RELOAD*/ /*SEGS*/ ${abort} return true; }`;
-        const o = `o${g.tmp++}`;
+        const o = `o${k}`;
         if (h === C.callRel) {
           const after = (eip: string): string => g.ramFast
             ? `if (ab) { ab = false; if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = ${eip}; cpu.icount = c0 + ${k + 1}; return false; } } `
@@ -587,7 +587,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
           const push = `${g.ramFast ? '' : `${sync} `}const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, next)} r4 = ${o}; ${after('t')}`;
           code = `${flush()}${handler} ${edge(b.off + off + i.len + i.imm, k, true, push, cur)}`;
         } else {
-          const t = `t${g.tmp++}`, imm = i.op === 0xc2 ? i.imm & 0xffff : 0;
+          const t = `ra${k}`, imm = i.op === 0xc2 ? i.imm & 0xffff : 0;
           code = `${flush()}${handler} ${g.ramFast ? '' : `${sync} `}const ${o} = r4, ${t} = ${memRead(g, 2, 4, o)}; ` +
             `if (${t} > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` +
             `r4 = (${o} + ${4 + imm}) | 0; cpu.eip = ${t}; cpu.icount = c0 + ${k + 1}; ${g.ramFast ? abortSlow : abort} return true;`;

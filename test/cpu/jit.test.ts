@@ -578,6 +578,20 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(calls[1]).toBe(0);
   });
 
+  it('CALL and RET after instructions with memory operands compile (their temporaries do not clash) and agree in every executor', () => {
+    // jmp +4 | mov ebx, [esp]; ret | push eax; mov ecx, [esp]; call (the mov/ret) | pop edx | hlt
+    const code = [0xeb, 0x04, 0x8b, 0x1c, 0x24, 0xc3, 0x50, 0x8b, 0x0c, 0x24, 0xe8, ...imm32(-13), 0x5a];
+    const out: unknown[][] = [];
+    each((h, mode) => {
+      h.prepare(code, { 0: 0x77 });
+      h.runToHalt();
+      out.push([mode, h.ebx, h.ecx, h.edx, h.esp, h.cpu.icount]);
+    });
+    expect(out[0].slice(1, 5)).toEqual([CODE + 15, 0x77, 0x77, STACK_TOP]);
+    expect(out[1].slice(1)).toEqual(out[0].slice(1));
+    expect(out[2].slice(1)).toEqual(out[0].slice(1));
+  });
+
   it('decoded blocks are built and compiled, and the counters say so', () => {
     const h = new Harness(1, MODES.jit).flat32([0xf4]);
     h.exec([0x40, 0x43, 0x01, 0xd8]);
