@@ -23,6 +23,7 @@ await build({
     'bench/boot': 'bench/boot.ts',
     'bench/rep-string': 'bench/rep-string.ts',
     'bench/jit-compile': 'bench/jit-compile.ts',
+    'bench/call-ret': 'bench/call-ret.ts',
     lockstep: 'src/accel/lockstep/main.ts',
     'bench/kvm-exits': 'bench/kvm-exits.ts',
     'bench/v86-boot': 'bench/v86-boot.ts',
