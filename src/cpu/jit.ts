@@ -550,6 +550,8 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
       // memory operand checks only after a slow path (ab): its fast path touches plain RAM.
       const abort = 'if (cpu.blockAbort || m.mmioHits !== mh) return false;';
       const abortSlow = `if (ab) { ab = false; ${abort} }`;
+      /** The interpreter's handler, with the decoded instruction; registers go through the Cpu. */
+      const viaHandler = (): string => `${sync} /*SPILL*/ ${INLINE_OK.has(h) ? `${ref(h)}(cpu, ${ref(i)});` : `${callRef}(${ref(h)}, cpu, ${ref(i)});`} /*RELOAD*/ /*SEGS*/ ${abort}`;
       const h = i.exec;
       const fall = b.off + off + i.len;
       let code: string;
@@ -578,13 +580,12 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
         // 16-bit stack (SS.B clear) takes the handler.
         g.pos = k * 65536 + off * 16 + i.len;
         g.pend = g.pendExpr = '';
-        const handler = `if (!st32) { ${sync} /*SPILL*/ ${callRef}(${ref(h)}, cpu, ${ref(i)}); /*RELOAD*/ /*SEGS*/ ${abort} return true; }`;
+        const handler = `if (!st32) { ${viaHandler()} return true; }`;
         const o = `o${k}`;
         if (h === C.callRel) {
-          const after = (eip: string): string => g.ramFast
-            ? `if (ab) { ab = false; if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = ${eip}; cpu.icount = c0 + ${k + 1}; return false; } } `
-            : `if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = ${eip}; cpu.icount = c0 + ${k + 1}; return false; } `;
-          const push = `${g.ramFast ? '' : `${sync} `}const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, next)} r4 = ${o}; ${after('t')}`;
+          // After the push, inside edge(): t is the target.
+          const stop = `if (cpu.blockAbort || m.mmioHits !== mh) { cpu.eip = t; cpu.icount = c0 + ${k + 1}; return false; }`;
+          const push = `${g.ramFast ? '' : `${sync} `}const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, next)} r4 = ${o}; ${g.ramFast ? `if (ab) { ab = false; ${stop} }` : stop} `;
           code = `${flush()}${handler} ${edge(b.off + off + i.len + i.imm, k, true, push, cur)}`;
         } else {
           const t = `ra${k}`, imm = i.op === 0xc2 ? i.imm & 0xffff : 0;
@@ -606,9 +607,7 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
           em = emitInsn(g, i, k, flags, ref);
         }
         if (em === null) {
-          // The interpreter's handler, with the decoded instruction; registers go through the Cpu.
-          const call = INLINE_OK.has(h) ? `${ref(h)}(cpu, ${ref(i)});` : `${callRef}(${ref(h)}, cpu, ${ref(i)});`;
-          code = `${flush()}${sync} /*SPILL*/ ${call} /*RELOAD*/ /*SEGS*/ ${abort}`;
+          code = `${flush()}${viaHandler()}`;
           flags = null;
           if (last) {
             ended = true;
