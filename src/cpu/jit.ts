@@ -405,6 +405,18 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
+    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7)) {
+      // SHL/SHR/SAR r/m32 by CL (masked to 5 bits), as A.shiftOp: as the constant forms above,
+      // but a count of 0 changes nothing, flags included (SDM Vol.2B SAL/SAR/SHL/SHR), so the
+      // flag stores are conditional and not deferred. A memory operand is accessed either way.
+      const x = `x${v}`, cf = `f${v}`;
+      let calc: string;
+      if (i.reg === 5) calc = `${x} = ${a} >>> ${n}, ${cf} = ((${a} >>> (${n} - 1)) & 1) | ((${a} >>> 31) << 11)`;
+      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${n}) >>> 0, ${cf} = ((${a} | 0) >> (${n} - 1)) & 1`;
+      else calc = `${x} = (${a} << ${n}) >>> 0, ${cf} = ((${a} >>> (32 - ${n})) & 1) | ((((${x} >>> 31) ^ (${a} >>> (32 - ${n}))) & 1) << 11)`;
+      const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
+      return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { const ${calc}; ${e.set(x)} cpu.setLazySZP(${x}, 4, ${cf}${af}); }`, touches: e.mem, flags: null };
+    }
     // Count 0 (from CL) changes nothing, flags included, but a memory operand is still accessed.
     return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${n}, ${s})`)} }`, touches: e.mem, flags: null };
   }
