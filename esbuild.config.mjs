@@ -17,6 +17,7 @@ await build({
   ...common,
   entryPoints: {
     cli: 'src/cli/main.ts',
+    launch: 'src/cli/launch.ts',
     index: 'src/index.ts',
     'bench/cpu-loop': 'bench/cpu-loop.ts',
     'bench/mmu': 'bench/mmu.ts',

@@ -17,6 +17,7 @@ import { chooseAccel } from './accel-choice';
 import { DEFAULT_IPS } from '../machine/machine';
 import { SnapshotError } from '../machine/snapshot-format';
 import { checkDeterminismOpts, installDeterminism, parseRtcBase, parseSeed, readSerialScript, type DeterminismOpts } from './run-determinism';
+import { watchLauncher } from './launch';
 
 /** Parses -m: MiB by default, or with a K/M/G suffix. */
 export function parseMem(v: string): number {
@@ -212,6 +213,8 @@ async function runCommand(kernelArg: string | undefined, o: RunOptsAll): Promise
   process.on('SIGUSR2', onUsr2);
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onInt);
+  // Run by the launcher in a child Node (launch.ts): its end is a hangup.
+  watchLauncher(() => m.stop('the ts86 launcher went away'));
   // The banner comes once the signal handlers are in place: it tells a watcher (or a test) the run is live.
   if (restoreBytes) process.stderr.write(chalk.dim(`  # ${m.loaded.describe} (${o.restore}) at instruction ${m.cpu.icount}${m.config.deterministic ? ' (deterministic)' : ''}\n`));
   else process.stderr.write(chalk.dim(`  # ts86 run -k ${kernelPath}${initrds.length ? ` -i ${initrds.map((x) => x.path).join(',')}` : ''} -m ${memMiB} -c ${cpus} --name ${name} [accel: ${accelNote}]\n`));
