@@ -376,16 +376,24 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (e === null) return null;
     const n = `n${v}`, a = `a${v}`;
     if (count === '0') return { code: e.mem ? `${e.pre}${e.get};` : '', touches: e.mem };
-    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7) && count !== '(r1 & 31)') {
-      // SHL/SHR/SAR r/m32 by a constant 1-31, as A.shiftOp: CF = last bit out, OF from the
-      // top bits, AF kept (undefined), SF/ZF/PF lazily from the result.
-      const c = Number(count), x = `x${v}`, cf = `f${v}`;
+    const x = `x${v}`, cf = `f${v}`;
+    /**
+     * SHL/SHR/SAR of a 32-bit value by `c` (1-31; `c1` is c - 1, `c32` 32 - c), as A.shiftOp:
+     * CF = last bit out, OF from the top bits, AF kept (undefined) except by SAR, SF/ZF/PF
+     * lazily from the result. The result in x, CF|OF in cf; the flag stores.
+     */
+    const shiftCalc = (c: string, c1: string, c32: string): { calc: string; stores: string } => {
       let calc: string;
-      if (i.reg === 5) calc = `${x} = ${a} >>> ${c}, ${cf} = ((${a} >>> ${c - 1}) & 1) | ((${a} >>> 31) << 11)`;
-      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${c}) >>> 0, ${cf} = ((${a} | 0) >> ${c - 1}) & 1`;
-      else calc = `${x} = (${a} << ${c}) >>> 0, ${cf} = ((${a} >>> ${32 - c}) & 1) | ((((${x} >>> 31) ^ (${a} >>> ${32 - c})) & 1) << 11)`;
-      const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
-      const stores = `cpu.setLazySZP(${x}, 4, ${cf}${af});`;
+      if (i.reg === 5) calc = `${x} = ${a} >>> ${c}, ${cf} = ((${a} >>> ${c1}) & 1) | ((${a} >>> 31) << 11)`;
+      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${c}) >>> 0, ${cf} = ((${a} | 0) >> ${c1}) & 1`;
+      else calc = `${x} = (${a} << ${c}) >>> 0, ${cf} = ((${a} >>> ${c32}) & 1) | ((((${x} >>> 31) ^ (${a} >>> ${c32})) & 1) << 11)`;
+      return { calc, stores: `cpu.setLazySZP(${x}, 4, ${cf}${i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`});` };
+    };
+    const shiftForm = s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7);
+    if (shiftForm && count !== '(r1 & 31)') {
+      // By a constant 1-31.
+      const c = Number(count);
+      const { calc, stores } = shiftCalc(String(c), String(c - 1), String(32 - c));
       // On a register the flag stores are deferred like an ALU producer's (dropped when dead):
       // the AF bit they keep is cpu.flags' own, which no deferred store changes.
       if (!e.mem) return { code: `const ${a} = ${e.get}; const ${calc}; ${e.set(x)}`, touches: false, flags: null, lazy: stores, pure: true };
@@ -396,7 +404,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       // RCL/RCR/ROL/ROR: OF defined for a count of 1, the interpreter's rule for any other).
       // The stores read the flags so far, so they are appended to the deferred ones
       // (partial): a later full producer drops both, anything else emits both in order.
-      const c = Number(count), x = `x${v}`;
+      const c = Number(count);
       const rot = i.reg === 0 ? `((${a} << ${c}) | (${a} >>> ${32 - c})) >>> 0` : `((${a} >>> ${c}) | (${a} << ${32 - c})) >>> 0`;
       const cfof = i.reg === 0 ? `(${x} & 1) | ((((${x} >>> 31) ^ ${x}) & 1) << 11)` : `(${x} >>> 31) | ((((${x} >>> 31) ^ (${x} >>> 30)) & 1) << 11)`;
       return { code: `const ${a} = ${e.get}, ${x} = ${rot}; ${e.set(x)}`, touches: false, flags: null, pure: true, partial: true,
@@ -405,17 +413,12 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
-    if (s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7)) {
-      // SHL/SHR/SAR r/m32 by CL (masked to 5 bits), as A.shiftOp: as the constant forms above,
-      // but a count of 0 changes nothing, flags included (SDM Vol.2B SAL/SAR/SHL/SHR), so the
-      // flag stores are conditional and not deferred. A memory operand is accessed either way.
-      const x = `x${v}`, cf = `f${v}`;
-      let calc: string;
-      if (i.reg === 5) calc = `${x} = ${a} >>> ${n}, ${cf} = ((${a} >>> (${n} - 1)) & 1) | ((${a} >>> 31) << 11)`;
-      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${n}) >>> 0, ${cf} = ((${a} | 0) >> (${n} - 1)) & 1`;
-      else calc = `${x} = (${a} << ${n}) >>> 0, ${cf} = ((${a} >>> (32 - ${n})) & 1) | ((((${x} >>> 31) ^ (${a} >>> (32 - ${n}))) & 1) << 11)`;
-      const af = i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`;
-      return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { const ${calc}; ${e.set(x)} cpu.setLazySZP(${x}, 4, ${cf}${af}); }`, touches: e.mem, flags: null };
+    if (shiftForm) {
+      // By CL (masked to 5 bits): a count of 0 changes nothing, flags included (SDM Vol.2B
+      // SAL/SAR/SHL/SHR), so the flag stores are conditional and not deferred. A memory
+      // operand is accessed either way.
+      const { calc, stores } = shiftCalc(n, `(${n} - 1)`, `(32 - ${n})`);
+      return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { const ${calc}; ${e.set(x)} ${stores} }`, touches: e.mem, flags: null };
     }
     // Count 0 (from CL) changes nothing, flags included, but a memory operand is still accessed.
     return { code: `${e.pre}const ${n} = ${count}, ${a} = ${e.get}; if (${n} !== 0) { ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${n}, ${s})`)} }`, touches: e.mem, flags: null };
