@@ -1,22 +1,37 @@
 // Prints the whole suite's totals as a plain last line ("tests: N passed, N failed, N skipped"),
 // so a log reader sees the suite's count rather than a sub-runner's (the SST conformance total).
+// Failed tests are named just above it ("failed: file > suite > test: first line of the
+// error"), so a log that keeps only its tail still says what broke.
 import type { Reporter } from 'vitest/reporters';
 import type { File, Task } from '@vitest/runner';
 
-function count(tasks: Task[], acc: { passed: number; failed: number; skipped: number }): void {
+interface Acc { passed: number; failed: number; skipped: number; names: string[] }
+
+function count(tasks: Task[], acc: Acc, file: string, path: string[]): void {
   for (const t of tasks) {
-    if (t.type === 'suite') { count(t.tasks, acc); continue; }
+    if (t.type === 'suite') { count(t.tasks, acc, file, [...path, t.name]); continue; }
     const state = t.result?.state;
     if (state === 'pass') acc.passed++;
-    else if (state === 'fail') acc.failed++;
-    else acc.skipped++;
+    else if (state === 'fail') {
+      acc.failed++;
+      const err = t.result?.errors?.[0];
+      const why = err ? String(err.message ?? err).split('\n')[0].slice(0, 300) : '';
+      acc.names.push(`failed: ${file} > ${[...path, t.name].join(' > ')}${why ? `: ${why}` : ''}`);
+    } else acc.skipped++;
   }
 }
 
 export default class SummaryReporter implements Reporter {
   onFinished(files: File[] = []): void {
-    const acc = { passed: 0, failed: 0, skipped: 0 };
-    count(files, acc);
-    process.stdout.write(`\ntests: ${acc.passed} passed, ${acc.failed} failed, ${acc.skipped} skipped\n`);
+    const acc: Acc = { passed: 0, failed: 0, skipped: 0, names: [] };
+    for (const f of files) {
+      count(f.tasks, acc, f.name, []);
+      // A file that failed to load (or whose hooks threw) has no failed test to name.
+      if (f.result?.state === 'fail' && f.result.errors?.length) {
+        acc.names.push(`failed: ${f.name}: ${String(f.result.errors[0].message ?? f.result.errors[0]).split('\n')[0].slice(0, 300)}`);
+      }
+    }
+    const names = acc.names.length ? `\n${acc.names.join('\n')}` : '';
+    process.stdout.write(`${names}\ntests: ${acc.passed} passed, ${acc.failed} failed, ${acc.skipped} skipped\n`);
   }
 }

@@ -43,7 +43,15 @@ describe('the V8 worker pool of ts86 run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ts86-launch-'));
     writeFileSync(join(dir, 'spin.bin'), Uint8Array.from([0x90, 0xeb, 0xfd])); // nop; jmp back
     const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-    const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    /** Running, as opposed to gone or a zombie: an orphan's exit is reaped by whatever the
+     *  sandbox's pid 1 is, and one that never reaps would leave a zombie that kill(pid, 0)
+     *  still finds. */
+    const alive = (pid: number): boolean => {
+      let stat: string;
+      try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return false; }
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    };
     /** The launcher's child: the process whose parent it is. */
     const childOf = (pid: number): number | undefined => {
       const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
