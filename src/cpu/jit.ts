@@ -377,23 +377,27 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const n = `n${v}`, a = `a${v}`;
     if (count === '0') return { code: e.mem ? `${e.pre}${e.get};` : '', touches: e.mem };
     const x = `x${v}`, cf = `f${v}`;
+    const bits = s * 8, top = bits - 1, mask = s === 4 ? '>>> 0' : `& ${(1 << bits) - 1}`;
     /**
-     * SHL/SHR/SAR of a 32-bit value by `c` (1-31; `c1` is c - 1, `c32` 32 - c), as A.shiftOp:
-     * CF = last bit out, OF from the top bits, AF kept (undefined) except by SAR, SF/ZF/PF
-     * lazily from the result. The result in x, CF|OF in cf; the flag stores.
+     * SHL/SHR/SAR of an s-byte value (zero-extended in `a`) by `c` (1 to bits-1; `c1` is
+     * c - 1, `cb` bits - c), as A.shiftOp: CF = last bit out, OF from the top bits, AF kept
+     * (undefined) except by SAR, SF/ZF/PF lazily from the result. The result in x, CF|OF in
+     * cf; the flag stores.
      */
-    const shiftCalc = (c: string, c1: string, c32: string): { calc: string; stores: string } => {
+    const shiftCalc = (c: string, c1: string, cb: string): { calc: string; stores: string } => {
       let calc: string;
-      if (i.reg === 5) calc = `${x} = ${a} >>> ${c}, ${cf} = ((${a} >>> ${c1}) & 1) | ((${a} >>> 31) << 11)`;
-      else if (i.reg === 7) calc = `${x} = ((${a} | 0) >> ${c}) >>> 0, ${cf} = ((${a} | 0) >> ${c1}) & 1`;
-      else calc = `${x} = (${a} << ${c}) >>> 0, ${cf} = ((${a} >>> ${c32}) & 1) | ((((${x} >>> 31) ^ (${a} >>> ${c32})) & 1) << 11)`;
-      return { calc, stores: `cpu.setLazySZP(${x}, 4, ${cf}${i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`});` };
+      if (i.reg === 5) calc = `${x} = ${a} >>> ${c}, ${cf} = ((${a} >>> ${c1}) & 1) | ((${a} >>> ${top}) << 11)`;
+      else if (i.reg === 7) {
+        const sv = s === 4 ? `(${a} | 0)` : `((${a} << ${32 - bits}) >> ${32 - bits})`;
+        calc = `${x} = (${sv} >> ${c}) ${mask}, ${cf} = (${sv} >> ${c1}) & 1`;
+      } else calc = `${x} = (${a} << ${c}) ${mask}, ${cf} = ((${a} >>> ${cb}) & 1) | ((((${x} >>> ${top}) ^ (${a} >>> ${cb})) & 1) << 11)`;
+      return { calc, stores: `cpu.setLazySZP(${x}, ${s}, ${cf}${i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`});` };
     };
-    const shiftForm = s === 4 && (i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7);
-    if (shiftForm && count !== '(r1 & 31)') {
-      // By a constant 1-31.
+    const shiftKind = i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7;
+    if (shiftKind && count !== '(r1 & 31)' && Number(count) < bits) {
+      // By a constant 1 to bits-1 (8- and 16-bit shifts by more take A.shiftOp).
       const c = Number(count);
-      const { calc, stores } = shiftCalc(String(c), String(c - 1), String(32 - c));
+      const { calc, stores } = shiftCalc(String(c), String(c - 1), String(bits - c));
       // On a register the flag stores are deferred like an ALU producer's (dropped when dead):
       // the AF bit they keep is cpu.flags' own, which no deferred store changes.
       if (!e.mem) return { code: `const ${a} = ${e.get}; const ${calc}; ${e.set(x)}`, touches: false, flags: null, lazy: stores, pure: true };
@@ -413,7 +417,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (count !== '(r1 & 31)') {
       return { code: `${e.pre}const ${a} = ${e.get}; ${e.set(`${ref(A.shiftOp)}(cpu, ${i.reg}, ${a}, ${count}, ${s})`)}`, touches: e.mem, flags: null };
     }
-    if (shiftForm) {
+    if (shiftKind && s === 4) {
       // By CL (masked to 5 bits): a count of 0 changes nothing, flags included (SDM Vol.2B
       // SAL/SAR/SHL/SHR), so the flag stores are conditional and not deferred. A memory
       // operand is accessed either way.

@@ -72,7 +72,7 @@ function mem(r: (n: number) => number, reg: number): number[] {
 /** The instruction kinds the second compiler round writes out: memory destinations, 8/16-bit forms, MUL, shifts by CL, ... */
 function randomInsn2(r: (n: number) => number): number[] {
   const d = DST[r(DST.length)], s = DST[r(DST.length)];
-  switch (r(28)) {
+  switch (r(29)) {
     case 0: case 1: return [(r(8) << 3) | 1, ...mem(r, s)]; // ALU [mem], r32 (read-modify-write; CMP reads)
     case 2: return [0x83, ...mem(r, r(8)), r(256)]; // ALU [mem], imm8
     case 3: return [0x81, ...mem(r, r(8)), ...imm32(VALUES[r(VALUES.length)])]; // ALU [mem], imm32
@@ -99,6 +99,10 @@ function randomInsn2(r: (n: number) => number): number[] {
     case 24: return [0xe8, ...imm32(0), 0x58 + d]; // CALL to the next instruction; POP r (the return address)
     case 25: return [0x50, 0xeb, 0x03, 0xc2, 0x04, 0x00, 0xe8, ...imm32(-8)]; // PUSH EAX; JMP over a RET 4; CALL it
     case 26: return [0xd3, ...mem(r, [4, 5, 6, 7][r(4)])]; // SHL/SHR/SAL/SAR [mem] by CL (a count of 0 too)
+    case 27: { // SHL/SHR/SAL/SAR r/m16 by 1 or imm8 (past the width too), byte [mem] by imm8
+      const k = [4, 5, 6, 7][r(4)], rm = r(2) ? [0xc0 | (k << 3) | d] : mem(r, k);
+      return r(4) === 0 ? [0xc0, ...mem(r, k), r(12)] : r(3) ? [0x66, 0xc1, ...rm, r(20)] : [0x66, 0xd1, ...rm];
+    }
     default: return [0xb0 + r(8), r(256)]; // MOV r8, imm8
   }
 }
@@ -484,6 +488,72 @@ describe('block corners (interp, blocks, compiled)', () => {
     h.cpu.eip = CODE;
     const blk = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
     expect(blockSource(compileBlock(blk))).not.toMatch(/k\d+\(cpu, \d, a\d/);
+  });
+
+  it('SHL/SHR/SAR r/m8 and r/m16 by a constant compile inline below the operand width; wider counts as the interpreter', async () => {
+    // Per case: mov eax, v | mov ebx, b | mov edx, d | mov [esi], eax | cmp ebx, edx |
+    // <shift AL, AH, AX, byte [esi] or word [esi] by 1 (D0/D1) or imm8 (C0/C1)> | pushfd |
+    // pop [edi] | mov [edi+4], eax | mov ecx, [esi] | mov [edi+8], ecx | add edi, 12.
+    const VALS = [[0x80818001, 1, 2], [0x4000c040, 5, 5], [0xffffffff, 0x80000000, 1], [0x00017f01, 0, 0]];
+    const forms: { s: number; rm: number; mem: boolean }[] = [
+      { s: 1, rm: 0, mem: false }, { s: 1, rm: 4, mem: false }, { s: 1, rm: 6, mem: true },
+      { s: 2, rm: 0, mem: false }, { s: 2, rm: 6, mem: true },
+    ];
+    const code: number[] = [];
+    let n = 0;
+    for (const op of [4, 5, 6, 7]) {
+      for (const f of forms) {
+        const bits = f.s * 8;
+        for (const count of [1, -1, 2, bits - 1, bits, bits + 1, 31, 0x21]) {
+          for (const [v, b, d] of VALS) {
+            const modrm = (f.mem ? 0x06 : 0xc0 | f.rm) | (op << 3);
+            const shift = [...(f.s === 2 ? [0x66] : []), ...(count === -1 ? [f.s === 1 ? 0xd0 : 0xd1, modrm] : [f.s === 1 ? 0xc0 : 0xc1, modrm, count])];
+            code.push(0xb8, ...imm32(v), 0xbb, ...imm32(b), 0xba, ...imm32(d), 0x89, 0x06, 0x39, 0xd3,
+              ...shift, 0x9c, 0x8f, 0x07, 0x89, 0x47, 0x04, 0x8b, 0x0e, 0x89, 0x4f, 0x08, 0x83, 0xc7, 0x0c);
+            n++;
+          }
+        }
+      }
+    }
+    const out: number[][] = [];
+    each((h) => {
+      h.prepare(code, { 6: DATA, 7: DATA + 0x1000 });
+      h.runToHalt(1_000_000);
+      const rec: number[] = [h.cpu.icount];
+      for (let k = 0; k < n * 3; k++) rec.push(h.r32(DATA + 0x1000 + 4 * k));
+      out.push(rec);
+    });
+    expect(out[0][0]).toBe(n * 12 + 1);
+    expect(out[1]).toEqual(out[0]);
+    expect(out[2]).toEqual(out[0]);
+    // Spot checks against the SDM's definitions (Vol.2B SAL/SAR/SHL/SHR), from the
+    // interpreter's records: case index = ((op - 4) * 5 + form) * 32 + countIndex * 4 + value.
+    const rec = (op: number, form: number, ci: number, vi: number) => {
+      const k = ((op - 4) * 5 + form) * 32 + ci * 4 + vi;
+      return { fl: out[0][1 + 3 * k] & 0x8d5, eax: out[0][2 + 3 * k] >>> 0, mem: out[0][3 + 3 * k] >>> 0 };
+    };
+    // SAR AX (0x8001) by 15: 0xffff, CF = bit 14 = 0, SF set.
+    expect(rec(7, 3, 3, 0)).toMatchObject({ eax: 0x8081ffff });
+    expect(rec(7, 3, 3, 0).fl & 0x81).toBe(0x80);
+    // SHR AH (0x80) by 7: 1, CF = bit 6 = 0; by 1 (D0): 0x40, OF = old top bit = 1.
+    expect(rec(5, 1, 3, 0).eax).toBe(0x80810101);
+    expect(rec(5, 1, 1, 0).eax).toBe(0x80814001);
+    expect(rec(5, 1, 1, 0).fl & 0x801).toBe(0x800);
+    // SHL word [esi] (0xc040) by 2: 0x0100, CF = bit 14 = 1.
+    expect(rec(4, 4, 2, 1).mem).toBe(0x40000100);
+    expect(rec(4, 4, 2, 1).fl & 1).toBe(1);
+    // Written out: no call of the interpreter's shiftOp below the width; a 16-bit shift by 16 calls it.
+    const { compileBlock, blockSource } = await import('../../src/cpu/jit');
+    const src = (bytes: number[]): string => {
+      const h = new Harness(1, MODES.blocks).flat32([0xf4]);
+      h.prepare(bytes, { 6: DATA });
+      h.runToHalt();
+      h.cpu.eip = CODE;
+      const blk = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
+      return blockSource(compileBlock(blk));
+    };
+    expect(src([0xc0, 0xe0, 3, 0xc0, 0xec, 7, 0x66, 0xc1, 0xf8, 15, 0x66, 0xd1, 0x26, 0xd0, 0x3e])).not.toMatch(/k\d+\(cpu, \d, a\d/);
+    expect(src([0x66, 0xc1, 0xe0, 16])).toMatch(/k\d+\(cpu, 4, a\d/);
   });
 
   it('a loop whose body spans two blocks runs inside one compiled region', () => {
