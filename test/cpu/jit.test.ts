@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Harness, CODE, DATA, HANDLERS, STACK_TOP } from '../helpers/cpu-harness';
 import type { CpuOptions } from '../../src/cpu/cpu';
+import type { Block } from '../../src/cpu/block';
 import { GS } from '../../src/cpu/consts';
 import { parseFastPaths } from '../../src/cpu/fastpaths';
 
@@ -67,6 +68,21 @@ function randomInsn(r: (n: number) => number): number[] {
 function mem(r: (n: number) => number, reg: number): number[] {
   if (r(8) === 0) return [0x46 | (reg << 3), r(2) ? 0xfe : 0xff];
   return [0x46 | (reg << 3), r(32) * 4 + r(4)];
+}
+
+/** The block at CS:EIP of a harness (from its fetch cache), to compile it on its own. */
+function blockAtEip(h: Harness): Block {
+  return (h.cpu as unknown as { fetchInsn(): { block: Block | null } }).fetchInsn().block!;
+}
+
+/** The compiled source of the block `bytes` (ESI = DATA, other registers from `regs`), after one run through the block executor. */
+async function compiledSource(bytes: number[], regs: Record<number, number> = {}): Promise<string> {
+  const { compileBlock, blockSource } = await import('../../src/cpu/jit');
+  const h = new Harness(1, MODES.blocks).flat32([0xf4]);
+  h.prepare(bytes, { 6: DATA, ...regs });
+  h.runToHalt();
+  h.cpu.eip = CODE;
+  return blockSource(compileBlock(blockAtEip(h)));
 }
 
 /** The instruction kinds the second compiler round writes out: memory destinations, 8/16-bit forms, MUL, shifts by CL, ... */
@@ -359,7 +375,7 @@ describe('block corners (interp, blocks, compiled)', () => {
     const h = new Harness(1, MODES.blocks).flat32([0xf4]);
     h.exec([0x40, 0x01, 0xd8]);
     h.cpu.eip = CODE;
-    const b = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
+    const b = blockAtEip(h);
     const Orig = globalThis.Function;
     const sources: string[] = [];
     globalThis.Function = new Proxy(Orig, { construct(t, args: string[]) { sources.push(args[args.length - 1]); return Reflect.construct(t, args) as object; } });
@@ -381,11 +397,10 @@ describe('block corners (interp, blocks, compiled)', () => {
     h.run(1000);
     expect(h.cpu.halted).toBe(true);
     expect([h.eax, h.ecx]).toEqual([6, 0]); // 0 -> 2 -> 4 -> 6, then the side exit skips the increments
-    const insn = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } });
     h.cpu.eip = CODE;
-    const b = insn.fetchInsn().block;
-    expect(b?.insns.length).toBe(7); // the JNZ back to L is a side exit here: the block goes on to the HLT
-    const src = blockSource(compileBlock(b!));
+    const b = blockAtEip(h);
+    expect(b.insns.length).toBe(7); // the JNZ back to L is a side exit here: the block goes on to the HLT
+    const src = blockSource(compileBlock(b));
     expect(src).toContain('for (;;)');
     expect(src).toContain('pc = 0; continue;'); // the JNZ back to L (page offset 0) stays in the function
     expect(src).toMatch(/cpu\.eip = t; cpu\.icount = c0 \+ 2; return true;/); // the JA leaves it
@@ -481,13 +496,7 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(out[1]).toEqual(out[0]);
     expect(out[2]).toEqual(out[0]);
     // Written out: no call of the interpreter's shiftOp in the compiled block.
-    const { compileBlock, blockSource } = await import('../../src/cpu/jit');
-    const h = new Harness(1, MODES.blocks).flat32([0xf4]);
-    h.prepare([0xd3, 0xe0, 0xd3, 0x2e, 0xd3, 0xf8], { 1: 3, 6: DATA });
-    h.runToHalt();
-    h.cpu.eip = CODE;
-    const blk = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
-    expect(blockSource(compileBlock(blk))).not.toMatch(/k\d+\(cpu, \d, a\d/);
+    expect(await compiledSource([0xd3, 0xe0, 0xd3, 0x2e, 0xd3, 0xf8], { 1: 3 })).not.toMatch(/k\d+\(cpu, \d, a\d/);
   });
 
   it('SHL/SHR/SAR r/m8 and r/m16 by a constant compile inline below the operand width; wider counts as the interpreter', async () => {
@@ -543,17 +552,8 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(rec(4, 4, 2, 1).mem).toBe(0x40000100);
     expect(rec(4, 4, 2, 1).fl & 1).toBe(1);
     // Written out: no call of the interpreter's shiftOp below the width; a 16-bit shift by 16 calls it.
-    const { compileBlock, blockSource } = await import('../../src/cpu/jit');
-    const src = (bytes: number[]): string => {
-      const h = new Harness(1, MODES.blocks).flat32([0xf4]);
-      h.prepare(bytes, { 6: DATA });
-      h.runToHalt();
-      h.cpu.eip = CODE;
-      const blk = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
-      return blockSource(compileBlock(blk));
-    };
-    expect(src([0xc0, 0xe0, 3, 0xc0, 0xec, 7, 0x66, 0xc1, 0xf8, 15, 0x66, 0xd1, 0x26, 0xd0, 0x3e])).not.toMatch(/k\d+\(cpu, \d, a\d/);
-    expect(src([0x66, 0xc1, 0xe0, 16])).toMatch(/k\d+\(cpu, 4, a\d/);
+    expect(await compiledSource([0xc0, 0xe0, 3, 0xc0, 0xec, 7, 0x66, 0xc1, 0xf8, 15, 0x66, 0xd1, 0x26, 0xd0, 0x3e])).not.toMatch(/k\d+\(cpu, \d, a\d/);
+    expect(await compiledSource([0x66, 0xc1, 0xe0, 16])).toMatch(/k\d+\(cpu, 4, a\d/);
   });
 
   it('a loop whose body spans two blocks runs inside one compiled region', () => {
@@ -649,7 +649,7 @@ describe('block corners (interp, blocks, compiled)', () => {
     h.w32(DATA, 0x10); h.w32(DATA + 8, 0x99);
     h.runToHalt();
     h.cpu.eip = CODE;
-    const b = (h.cpu as unknown as { fetchInsn(): { block: import('../../src/cpu/block').Block | null } }).fetchInsn().block!;
+    const b = blockAtEip(h);
     const src = blockSource(compileBlock(b));
     expect(src).not.toContain('let r0 = r[0]'); // registers stay in the Cpu's array (no loop)
     expect(src).toMatch(/ram32\[p >>> 2\]/);
