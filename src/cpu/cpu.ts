@@ -436,6 +436,17 @@ export class Cpu implements RmapOwner, FpuHost {
     this.lfMask = ARITH_FLAGS;
   }
 
+  /** As setLazy, with CF given (0 or 1) instead of derived: INC and DEC keep CF (SDM Vol.2A INC, DEC). */
+  setLazyKeepCF(op: number, a: number, b: number, res: number, size: 1 | 2 | 4, cf: number): void {
+    this.lfOp = op;
+    this.lfA = a;
+    this.lfB = b;
+    this.lfRes = res;
+    this.lfSize = size;
+    this.lfMask = ARITH_FLAGS & ~CF;
+    this.flags = (this.flags & ~CF) | cf;
+  }
+
   /** Result-only lazy flags (SF, ZF, PF); the caller sets CF/OF/AF eagerly in `flags`. */
   setLazySZP(res: number, size: 1 | 2 | 4, cfOfAf: number): void {
     this.lfOp = LF_LOGIC;

@@ -51,7 +51,7 @@ import type { Insn } from './insn';
 import * as A from './ops-alu';
 import * as D from './ops-data';
 import * as C from './ops-control';
-import { ARITH_FLAGS, CF, REG_ZERO } from './consts';
+import { CF, REG_ZERO } from './consts';
 import { setFlagsFromString } from 'node:v8';
 
 /** A compiled function: runs from CS:EIP; true when the run loop may chain straight to the next compiled code. */
@@ -287,7 +287,9 @@ function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: s
     // 32-bit operands and result as int32 (the callers pass int32 reads; see ea32): the lazy
     // flags take them modulo 2^32 (Cpu.lazyBits), the fused conditions through ult/ule.
     code = `${carry}const ${a} = ${aExpr}, ${b} = ${bExpr}, ${x} = ${s === 4 ? `(${expr}) | 0` : trunc(expr, s)}; ${write}`;
-    stores += `cpu.lfOp = ${ALU_LF[k]}; cpu.lfA = ${a}; cpu.lfB = ${b}; cpu.lfRes = ${x}; cpu.lfSize = ${s}; cpu.lfMask = ${ARITH_FLAGS};`;
+    // One call rather than six stores: the same state, less code in every slow path that
+    // carries deferred stores (smaller regions for V8 to compile; see compileRegion).
+    stores += `cpu.setLazy(${ALU_LF[k]}, ${a}, ${b}, ${x}, ${s});`;
   } else {
     // 8/16-bit ADC/SBB: the interpreter's own operation (it reads CF itself).
     needFlush = true;
@@ -350,8 +352,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (s === 4 && cf !== null) {
       // INC/DEC keep CF (SDM Vol.2A INC): take it from the previous producer.
       const code = `${e.pre}const cf${v} = ${cf}; const ${a} = ${e.get}, ${x} = (${a} ${inc ? '+' : '-'} 1) >>> 0; ${e.set(x)} `;
-      const stores = `cpu.lfOp = ${inc ? 0 : 2}; cpu.lfA = ${a}; cpu.lfB = 1; cpu.lfRes = ${x}; cpu.lfSize = 4; cpu.lfMask = ${ARITH_FLAGS & ~CF}; ` +
-        `cpu.flags = (cpu.flags & ${~CF}) | cf${v};`;
+      const stores = `cpu.setLazyKeepCF(${inc ? 0 : 2}, ${a}, 1, ${x}, 4, cf${v});`;
       const f: Flags = { op: 'incdec', a, b: '1', x, s, cin: `cf${v}` };
       // A register INC/DEC is a deferrable producer like the ALU ones (its CF comes from the
       // previous producer's operands or locals).

@@ -556,6 +556,30 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(await compiledSource([0x66, 0xc1, 0xe0, 16])).toMatch(/k\d+\(cpu, 4, a\d/);
   });
 
+  it('deferred lazy-flag stores are one call each (ALU: setLazy; INC/DEC: setLazyKeepCF), in slow paths too, and leave the same flags', async () => {
+    // add eax, ebx | mov ecx, [esi] (its slow path carries the ADD's stores) | inc eax | mov edx, [esi+4] | hlt
+    const code = [0x01, 0xd8, 0x8b, 0x0e, 0x40, 0x8b, 0x56, 0x04];
+    const src = await compiledSource(code, { 0: -1, 3: 0 });
+    expect(src).toMatch(/cpu\.setLazy\(0, a\d+, b\d+, x\d+, 4\)/);
+    expect(src).toMatch(/cpu\.setLazyKeepCF\(0, a\d+, 1, x\d+, 4, cf\d+\)/);
+    expect(src).not.toMatch(/cpu\.lfMask = /);
+    // CF from the ADD (0xffffffff + 0 = no carry; + 1 below = carry) survives the INC; ZF/SF/OF/AF from the INC.
+    const out: number[][] = [];
+    for (const [a, b] of [[-1, 0], [-1, 1], [0x7fffffff, 0], [5, 6]]) {
+      each((h) => {
+        h.prepare(code, { 0: a, 3: b, 6: DATA });
+        h.runToHalt();
+        out.push([h.eax >>> 0, h.cpu.getEflags() & 0x8d5]);
+      });
+    }
+    for (let k = 0; k < out.length; k += 3) {
+      expect(out[k + 1]).toEqual(out[k]);
+      expect(out[k + 2]).toEqual(out[k]);
+    }
+    expect(out[3]).toEqual([1, 0x01]); // 0xffffffff + 1 = 0 (CF), inc -> 1: CF kept, the rest from the inc (all clear)
+    expect(out[6]).toEqual([0x80000000, 0x894]); // 0x7fffffff + 0, inc -> 0x80000000: OF SF AF PF, CF clear
+  });
+
   it('a loop whose body spans two blocks runs inside one compiled region', () => {
     // L: test ecx,1 | jz S | add eax,ecx | S: add ebx,ecx | dec ecx | jnz L | hlt
     const code = [0xf7, 0xc1, ...imm32(1), 0x74, 0x02, 0x01, 0xc8, 0x01, 0xcb, 0x49, 0x75, 0xf1];
