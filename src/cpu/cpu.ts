@@ -9,7 +9,7 @@ import type { PhysMemory } from '../mmu/physmem';
 import { PAGE_MMIO, PAGE_RAM, PAGE_TRACKED } from '../mmu/physmem';
 import { walk32, walkPae, newWalkResult, ACC_WRITE, ACC_USER, ACC_FETCH } from '../mmu/walker';
 import { Rmap, type RmapOwner, type RmapStats } from '../mmu/rmap';
-import { Tlb, TLB_D, TLB_G, TLB_U, TLB_V, TLB_W, TLB_X, type TlbStats } from '../mmu/tlb';
+import { Tlb, TLB_D, TLB_G, TLB_RAM, TLB_U, TLB_V, TLB_W, TLB_X, type TlbStats } from '../mmu/tlb';
 import { deliverInterrupt, INT_EXT, INT_EXC } from './interrupts';
 import type { X87Unit } from './x87-slot';
 import { SIGNATURE, type CpuidPolicy } from './cpuid';
@@ -619,7 +619,7 @@ export class Cpu implements RmapOwner, FpuHost {
       if (inRam) {
         const p = w.perms!;
         const entry = (phys & 0xfffff000) | TLB_V | (p & 1 ? TLB_W : 0) | (p & 2 ? TLB_U : 0) | (w.dirty ? TLB_D : 0) |
-          (p & 4 ? TLB_X : 0) | (w.global && this.cr4 & CR4_PGE ? TLB_G : 0);
+          (p & 4 ? TLB_X : 0) | (w.global && this.cr4 & CR4_PGE ? TLB_G : 0) | (this.mem.isRam(phys) ? TLB_RAM : 0);
         this.tlb.fill(lin >>> 12, entry, w.deps!, w.depSizes!, w.ndeps!);
       }
     }
@@ -801,16 +801,23 @@ export class Cpu implements RmapOwner, FpuHost {
     if (this.identTlb === null || this.identTlbMask !== this.a20Mask) {
       const t = this.identTlb ??= new Int32Array(1 << 20);
       const all = TLB_V | TLB_W | TLB_U | TLB_D | TLB_X;
-      for (let pg = 0; pg < t.length; pg++) t[pg] = ((pg << 12) & this.a20Mask) | all;
+      for (let pg = 0; pg < t.length; pg++) {
+        const phys = (pg << 12) & this.a20Mask;
+        t[pg] = phys | all | (this.mem.isRam(phys >>> 0) ? TLB_RAM : 0);
+      }
       this.identTlbMask = this.a20Mask;
     }
     return this.identTlb;
   }
   private identTlb: Int32Array | null = null;
   private identTlbMask = 0;
-  /** The entry bits an inline read (write) needs at the current CPL (see jitTlb). */
+  /**
+   * The entry bits an inline read (write) needs at the current CPL (see jitTlb): the
+   * permission, and TLB_RAM (no MMIO frame takes the inline path). translate() needs no
+   * TLB_RAM: the interpreter's accessors go to MMIO themselves.
+   */
   jitNeed(write: boolean): number {
-    return this.paging ? this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)] : TLB_V;
+    return (this.paging ? this.tlbNeed[(this.cpl === 3 ? ACC_USER : 0) | (write ? ACC_WRITE : 0)] : TLB_V) | TLB_RAM;
   }
   /**
    * Physical address of plain RAM at lin on a TLB hit with the permission (paging off:

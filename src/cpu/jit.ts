@@ -153,7 +153,8 @@ interface Gen {
 /**
  * An aligned access through a full-range segment hits RAM directly when the TLB entry
  * (or, paging off, the identity table: Cpu.jitTlb) grants it and the frame is plain RAM
- * (reads: not MMIO; writes: not MMIO and not tracked by the rmap; PhysMemory.frameKind).
+ * (reads: the entry's TLB_RAM bit, part of the needed bits; writes: also not tracked by
+ * the rmap, PhysMemory.frameKind, loaded per access as tracking changes).
  * Otherwise the Cpu's accessor runs, with all checks, faults and device effects. The
  * segment's part is folded into the needed TLB bits: nr<seg>/nw<seg> carry a bit no
  * entry has (NEVER) when the segment is not full-range or lacks the permission.
@@ -162,8 +163,8 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
   g.segs.add(seg);
   const align = s === 4 ? ' && (l & 3) === 0' : s === 2 ? ' && (l & 1) === 0' : '';
   const need = `${write || rmw ? 'nw' : 'nr'}${seg}`;
-  const kind = write ? `kind[(p = (te & -4096) | (l & 4095)) >>> 12] === 0` : `(kind[(p = (te & -4096) | (l & 4095)) >>> 12] & 1) === 0`;
-  return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align} && ${kind})`;
+  const kind = write ? ` && kind[(p = (te & -4096) | (l & 4095)) >>> 12] === 0` : '';
+  return `(l = (sb${seg} + ${off}) | 0, ((te = tlb[l >>> 12]) & ${need}) === ${need}${align}${kind})`;
 }
 /**
  * A read: the typed-array load when fastCond holds, else `slow` (an accessor call) after
@@ -171,7 +172,7 @@ function fastCond(g: Gen, seg: number, s: number, off: string, write: boolean, r
  */
 function fastRead(g: Gen, cond: string, s: number, slow: string, i32: boolean): string {
   const u = s === 4 && !i32;
-  return `(${cond} ? (th++, ${RAMV[s]}[p${SHIFT[s]}]${u ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}${s === 4 && i32 ? `${slow} | 0` : slow}))`;
+  return `(${cond} ? (th++, ${RAMV[s]}[(p = (te & -4096) | (l & 4095))${SHIFT[s]}]${u ? ' >>> 0' : ''}) : (ab = true, ${g.pendExpr}${s === 4 && i32 ? `${slow} | 0` : slow}))`;
 }
 function memRead(g: Gen, seg: number, s: number, off: string, i32 = false): string {
   if (g.ramFast) return fastRead(g, fastCond(g, seg, s, off, false, false), s, `cpu.${FRD[s]}(${seg}, ${off}, ${g.pos}, e0, c0)`, i32);

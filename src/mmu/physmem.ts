@@ -37,7 +37,8 @@ export class PhysMemory {
   /**
    * The same for every frame of the 32-bit physical space: pageKind is its first part
    * (one buffer), frames past RAM are PAGE_MMIO. Compiled code checks a frame with one
-   * load and no bounds compare.
+   * load and no bounds compare. PAGE_MMIO is fixed here, at construction (the TLB's
+   * TLB_RAM bit relies on it); PAGE_TRACKED comes and goes with the rmap.
    */
   readonly frameKind: Uint8Array;
   mmio: MmioIo;
@@ -63,11 +64,6 @@ export class PhysMemory {
     this.frameKind.fill(PAGE_MMIO, frames);
     this.pageKind = this.frameKind.subarray(0, frames);
     this.mmio = mmio ?? NO_MMIO;
-  }
-
-  /** Routes [base, base+size) below the end of RAM to MMIO instead of RAM. */
-  overlayMmio(base: number, size: number): void {
-    for (let f = base >>> 12; f < Math.min((base + size + 4095) >>> 12, this.pageKind.length); f++) this.pageKind[f] |= PAGE_MMIO;
   }
 
   isRam(phys: number): boolean {

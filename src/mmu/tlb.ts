@@ -13,6 +13,12 @@ import type { Rmap } from './rmap';
 
 // Entry bits (the frame base is in bits 12-31).
 export const TLB_V = 1, TLB_W = 2, TLB_U = 4, TLB_D = 8, TLB_X = 16, TLB_G = 32;
+/**
+ * The frame is RAM, not MMIO: compiled code's inline accesses need it (Cpu.jitNeed), so
+ * they load no frame kind to exclude MMIO. Which frames are MMIO is fixed when the
+ * PhysMemory is built (PAGE_MMIO: the frames past RAM), so an entry's bit never goes stale.
+ */
+export const TLB_RAM = 64;
 
 export interface TlbStats {
   hits: number;

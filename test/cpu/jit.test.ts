@@ -307,6 +307,43 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(seen[2]).toEqual(seen[0]);
   });
 
+  it('compiled reads of MMIO frames reach the device (TLB_RAM), paging off and on, while RAM operands stay inline', () => {
+    // Run twice (the second pass through the compiled region): mov eax, [0x200000] |
+    // movzx ebx, word [0x200012] | movzx edi, byte [0x200021] | add [0x200030], eax (read
+    // and write the device) | mov edx, [DATA] | add edx, [0x200040] | dec ecx | jnz back.
+    const body = [0x8b, 0x05, ...imm32(0x200000), 0x0f, 0xb7, 0x1d, ...imm32(0x200012), 0x0f, 0xb6, 0x3d, ...imm32(0x200021),
+      0x01, 0x05, ...imm32(0x200030), 0x8b, 0x15, ...imm32(DATA), 0x03, 0x15, ...imm32(0x200040)];
+    const code = [...body, 0x49, 0x75, -(body.length + 3) & 0xff];
+    for (const paging of [false, true]) {
+      const seen: unknown[] = [];
+      each((h, mode) => {
+        const log: string[] = [];
+        h.mem.mmio = {
+          mmioRead: (a, size) => { log.push(`r${size}@${a.toString(16)}`); return ((a * 0x01010101) ^ 0x5a5a5a5a) & (size === 4 ? -1 : (1 << (8 * size)) - 1); },
+          mmioWrite: (a, size, v) => { log.push(`w${size}@${a.toString(16)}=${(v >>> 0).toString(16)}`); },
+        };
+        if (paging) enablePaging(h);
+        h.w32(DATA, 0x1234);
+        h.prepare(code, { 1: 2 });
+        // The RAM operand takes the accessor (the slow path) at most once: a first TLB miss.
+        const cpu = h.cpu as unknown as { fr32(seg: number, off: number, ...rest: number[]): number };
+        const fr32 = cpu.fr32.bind(cpu);
+        let ramSlow = 0;
+        cpu.fr32 = (seg, off, ...rest) => { if (off === DATA) ramSlow++; return fr32(seg, off, ...rest); };
+        h.runToHalt(10_000);
+        expect(h.cpu.halted, mode).toBe(true);
+        if (mode === 'jit') expect(ramSlow, `paging ${paging}`).toBeLessThanOrEqual(paging ? 1 : 0);
+        seen.push([h.eax, h.ebx, h.edi, h.edx, log.join(' ')]);
+      });
+      const a = ((0x200000 * 0x01010101) ^ 0x5a5a5a5a) >>> 0;
+      expect(seen[0]).toEqual([a, ((0x200012 * 0x01010101) ^ 0x5a5a5a5a) & 0xffff, ((0x200021 * 0x01010101) ^ 0x5a5a5a5a) & 0xff,
+        (0x1234 + ((0x200040 * 0x01010101) ^ 0x5a5a5a5a)) >>> 0, expect.stringContaining(`w4@200030=${((a + (((0x200030 * 0x01010101) ^ 0x5a5a5a5a) >>> 0)) >>> 0).toString(16)}`)]);
+      expect((seen[0] as string[])[4].split(' ')).toHaveLength(12); // 6 device accesses per pass (the ADD reads and writes), 2 passes
+      expect(seen[1], `blocks, paging ${paging}`).toEqual(seen[0]);
+      expect(seen[2], `compiled, paging ${paging}`).toEqual(seen[0]);
+    }
+  });
+
   it('blocks are not chained past port I/O or an MMIO access: an interrupt they raise comes right after them', () => {
     for (const viaMmio of [false, true]) {
       const seen: number[][] = [];
