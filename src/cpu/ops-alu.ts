@@ -98,17 +98,13 @@ function rmwWrite(cpu: Cpu, i: Insn, v: number): void {
 export function incv(cpu: Cpu, v: number, s: Size): number {
   const cf = cpu.getCF();
   const r = trunc(v + 1, s);
-  cpu.setLazy(LF_ADD, v, 1, r, s);
-  cpu.lfMask &= ~CF;
-  cpu.flags = (cpu.flags & ~CF) | cf;
+  cpu.setLazyKeepCF(LF_ADD, v, 1, r, s, cf);
   return r;
 }
 export function decv(cpu: Cpu, v: number, s: Size): number {
   const cf = cpu.getCF();
   const r = trunc(v - 1, s);
-  cpu.setLazy(LF_SUB, v, 1, r, s);
-  cpu.lfMask &= ~CF;
-  cpu.flags = (cpu.flags & ~CF) | cf;
+  cpu.setLazyKeepCF(LF_SUB, v, 1, r, s, cf);
   return r;
 }
 export function incE(cpu: Cpu, i: Insn): void { rmwWrite(cpu, i, incv(cpu, rmwRead(cpu, i), i.size)); }
