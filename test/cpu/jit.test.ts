@@ -211,6 +211,29 @@ function each(fn: (h: Harness, mode: string) => void): void {
   for (const [mode, o] of Object.entries(MODES)) fn(new Harness(1, o).flat32([0xf4]), mode);
 }
 
+/**
+ * One case of the shift tests: mov eax, v | <pre> | mov ebx, b | mov edx, d | mov [esi], eax |
+ * cmp ebx, edx (a producer: its flags stay where the shift changes none) | <shift> | pushfd |
+ * pop [edi] | mov [edi+4], eax | mov ecx, [esi] | mov [edi+8], ecx | add edi, 12.
+ */
+function shiftCase(v: number, b: number, d: number, shift: number[], pre: number[] = []): number[] {
+  return [0xb8, ...imm32(v), ...pre, 0xbb, ...imm32(b), 0xba, ...imm32(d), 0x89, 0x06, 0x39, 0xd3,
+    ...shift, 0x9c, 0x8f, 0x07, 0x89, 0x47, 0x04, 0x8b, 0x0e, 0x89, 0x4f, 0x08, 0x83, 0xc7, 0x0c];
+}
+
+/** Runs a program of n shiftCase cases in every executor: per executor, its icount and the 3n recorded dwords. */
+function shiftRecords(code: number[], n: number): number[][] {
+  const out: number[][] = [];
+  each((h) => {
+    h.prepare(code, { 6: DATA, 7: DATA + 0x1000 });
+    h.runToHalt(1_000_000);
+    const rec: number[] = [h.cpu.icount];
+    for (let k = 0; k < n * 3; k++) rec.push(h.r32(DATA + 0x1000 + 4 * k));
+    out.push(rec);
+  });
+  return out;
+}
+
 describe('block corners (interp, blocks, compiled)', () => {
   it('memory operands at offsets of 2^31 and more reach the same bytes on the fast and slow paths (offsets wrap modulo 2^32)', () => {
     // GS: base 2^31, the full offset range, so offset DATA + 2^31 + x is linear DATA + x.
@@ -505,9 +528,8 @@ describe('block corners (interp, blocks, compiled)', () => {
   });
 
   it('SHL/SHR/SAR r/m32 by CL compile inline: CF/OF/SF/ZF/PF as the interpreter, a count of 0 (mod 32) changes no flag', async () => {
-    // Per case: mov eax, v | mov ecx, count | mov ebx, b | mov edx, d | mov [esi], eax | cmp ebx, edx (a producer:
-    // its flags stay when the count is 0) | <shift eax or [esi] by CL> | pushfd | pop [edi] | mov [edi+4], eax |
-    // mov ecx, [esi] | mov [edi+8], ecx | add edi, 12 — one program, its records compared between executors.
+    // Per case (shiftCase): mov ecx, count after mov eax, v; the shift of eax or [esi] by CL (the CMP's
+    // flags stay when the count is 0) — one program, its records compared between executors.
     const VALS = [[0x80000001, 1, 2], [0x40000000, 5, 5], [0xffffffff, 0x80000000, 1], [1, 0, 0]];
     const COUNTS = [0, 1, 2, 7, 31, 32, 33, 0xe0];
     const code: number[] = [];
@@ -516,21 +538,13 @@ describe('block corners (interp, blocks, compiled)', () => {
       for (const memOp of [false, true]) {
         for (const count of COUNTS) {
           for (const [v, b, d] of VALS) {
-            code.push(0xb8, ...imm32(v), 0xb9, ...imm32(count), 0xbb, ...imm32(b), 0xba, ...imm32(d), 0x89, 0x06, 0x39, 0xd3,
-              0xd3, (memOp ? 0x06 : 0xc0) | (op << 3), 0x9c, 0x8f, 0x07, 0x89, 0x47, 0x04, 0x8b, 0x0e, 0x89, 0x4f, 0x08, 0x83, 0xc7, 0x0c);
+            code.push(...shiftCase(v, b, d, [0xd3, (memOp ? 0x06 : 0xc0) | (op << 3)], [0xb9, ...imm32(count)]));
             n++;
           }
         }
       }
     }
-    const out: number[][] = [];
-    each((h) => {
-      h.prepare(code, { 6: DATA, 7: DATA + 0x1000 });
-      h.runToHalt(1_000_000);
-      const rec: number[] = [h.cpu.icount];
-      for (let k = 0; k < n * 3; k++) rec.push(h.r32(DATA + 0x1000 + 4 * k));
-      out.push(rec);
-    });
+    const out = shiftRecords(code, n);
     expect(out[0][0]).toBe(n * 13 + 1);
     expect(out[1]).toEqual(out[0]);
     expect(out[2]).toEqual(out[0]);
@@ -539,9 +553,7 @@ describe('block corners (interp, blocks, compiled)', () => {
   });
 
   it('SHL/SHR/SAR r/m8 and r/m16 by a constant compile inline below the operand width; wider counts as the interpreter', async () => {
-    // Per case: mov eax, v | mov ebx, b | mov edx, d | mov [esi], eax | cmp ebx, edx |
-    // <shift AL, AH, AX, byte [esi] or word [esi] by 1 (D0/D1) or imm8 (C0/C1)> | pushfd |
-    // pop [edi] | mov [edi+4], eax | mov ecx, [esi] | mov [edi+8], ecx | add edi, 12.
+    // Per case (shiftCase): the shift of AL, AH, AX, byte [esi] or word [esi] by 1 (D0/D1) or imm8 (C0/C1).
     const VALS = [[0x80818001, 1, 2], [0x4000c040, 5, 5], [0xffffffff, 0x80000000, 1], [0x00017f01, 0, 0]];
     const forms: { s: number; rm: number; mem: boolean }[] = [
       { s: 1, rm: 0, mem: false }, { s: 1, rm: 4, mem: false }, { s: 1, rm: 6, mem: true },
@@ -556,21 +568,13 @@ describe('block corners (interp, blocks, compiled)', () => {
           for (const [v, b, d] of VALS) {
             const modrm = (f.mem ? 0x06 : 0xc0 | f.rm) | (op << 3);
             const shift = [...(f.s === 2 ? [0x66] : []), ...(count === -1 ? [f.s === 1 ? 0xd0 : 0xd1, modrm] : [f.s === 1 ? 0xc0 : 0xc1, modrm, count])];
-            code.push(0xb8, ...imm32(v), 0xbb, ...imm32(b), 0xba, ...imm32(d), 0x89, 0x06, 0x39, 0xd3,
-              ...shift, 0x9c, 0x8f, 0x07, 0x89, 0x47, 0x04, 0x8b, 0x0e, 0x89, 0x4f, 0x08, 0x83, 0xc7, 0x0c);
+            code.push(...shiftCase(v, b, d, shift));
             n++;
           }
         }
       }
     }
-    const out: number[][] = [];
-    each((h) => {
-      h.prepare(code, { 6: DATA, 7: DATA + 0x1000 });
-      h.runToHalt(1_000_000);
-      const rec: number[] = [h.cpu.icount];
-      for (let k = 0; k < n * 3; k++) rec.push(h.r32(DATA + 0x1000 + 4 * k));
-      out.push(rec);
-    });
+    const out = shiftRecords(code, n);
     expect(out[0][0]).toBe(n * 12 + 1);
     expect(out[1]).toEqual(out[0]);
     expect(out[2]).toEqual(out[0]);
