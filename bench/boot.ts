@@ -1,5 +1,6 @@
 // Boot benchmark: seconds from spawning the built CLI (`node bin/ts86.js run ...`)
-// to the guest's `ts86-ready` line, median of BENCH_RUNS runs (default 3), for
+// to the guest's `ts86-ready` line, median of BENCH_RUNS runs (default 3; ts86 and the
+// peers take turns, round by round, and each run reports the host's CPU steal), for
 // (a) the embedded guest (fixtures/linux) and (b) Debian's stock i386 686 kernel
 // with the embedded initramfs, when scripts/fetch-debian-kernel.sh can fetch it.
 // The guest runs `ts86.run=true`, so it powers off right after the marker; the
@@ -19,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { findRoot } from './root';
 import { DEFAULT_CMDLINE } from '../src/machine/machine';
 import { installPeers, qemuPeer, v86Peer, type Peer } from './peers';
+import { readCpuTimes, stealPercent } from './hostload';
 
 const ROOT = findRoot(import.meta.url);
 const BIN = join(ROOT, 'bin', 'ts86.js');
@@ -97,6 +99,8 @@ interface Row {
   /** Seconds to the ready marker, one per run (NaN for a run without the marker). */
   ready: number[];
   instructions: number[];
+  /** Host CPU steal during each run, percent (NaN where unknown: bench/hostload.ts). */
+  steal: number[];
   skipped?: string;
   /** ts86 only: the --stats counters of the median run. */
   stats?: Record<string, unknown>;
@@ -134,43 +138,57 @@ async function main(): Promise<void> {
   for (const g of guests) {
     const args = ['run', '-k', g.kernel, '-i', INITRD, '-m', mem, '-p', params, '--stats'];
     console.log(`# ${g.name} / ts86: node bin/ts86.js ${args.map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
-    const row: Row = { guest: g.name, emulator: 'ts86', ready: [], instructions: [] };
+    const row: Row = { guest: g.name, emulator: 'ts86', ready: [], instructions: [], steal: [] };
     const all: BootRun[] = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await bootOnce(args, timeoutMs);
-      all.push(r);
-      row.ready.push(r.ready);
-      row.instructions.push(r.instructions);
-      console.log(`#   run ${i + 1}/${runs}: first output ${fmt(r.first, 2)} s, ready ${fmt(r.ready, 2)} s, exit ${fmt(r.exit, 2)} s (status ${r.exitCode}), ${fmt(r.instructions / 1e6, 1)} M instructions`);
-      if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); break; }
-    }
-    const med = median(row.ready);
-    row.stats = (all.reduce((best, r) => (Math.abs(r.ready - med) < Math.abs(best.ready - med) ? r : best), all[0])).stats;
     rows.push(row);
+    const live: { row: Row; peer: Peer }[] = [];
     for (const p of peers) {
-      const prow: Row = { guest: g.name, emulator: p.name, ready: [], instructions: [] };
+      const prow: Row = { guest: g.name, emulator: p.name, ready: [], instructions: [], steal: [] };
+      rows.push(prow);
       const why = p.unavailable();
-      if (why) { prow.skipped = why; console.log(`# ${g.name} / ${p.name}: skipped (${why})`); rows.push(prow); continue; }
+      if (why) { prow.skipped = why; console.log(`# ${g.name} / ${p.name}: skipped (${why})`); continue; }
       console.log(`# ${g.name} / ${p.name}: ${cmdline}`);
-      for (let i = 0; i < runs; i++) {
-        const r = await p.boot(g.kernel, INITRD, cmdline, Number(mem), timeoutMs, 'ts86-ready');
+      live.push({ row: prow, peer: p });
+    }
+    // Round by round (ts86, then each peer), so a host that gets slower or faster during
+    // the benchmark (see hostload.ts) weighs on every emulator alike.
+    let ts86Done = false;
+    for (let i = 0; i < runs; i++) {
+      if (!ts86Done) {
+        const h0 = readCpuTimes();
+        const r = await bootOnce(args, timeoutMs);
+        const steal = stealPercent(h0, readCpuTimes());
+        all.push(r);
+        row.ready.push(r.ready);
+        row.instructions.push(r.instructions);
+        row.steal.push(steal);
+        console.log(`#   ts86 run ${i + 1}/${runs}: first output ${fmt(r.first, 2)} s, ready ${fmt(r.ready, 2)} s, exit ${fmt(r.exit, 2)} s (status ${r.exitCode}), ${fmt(r.instructions / 1e6, 1)} M instructions, host steal ${fmt(steal, 1)}%`);
+        if (Number.isNaN(r.ready)) { ts86Done = true; console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); }
+      }
+      for (let k = 0; k < live.length; k++) {
+        const { row: prow, peer } = live[k];
+        const h0 = readCpuTimes();
+        const r = await peer.boot(g.kernel, INITRD, cmdline, Number(mem), timeoutMs, 'ts86-ready');
+        const steal = stealPercent(h0, readCpuTimes());
         prow.ready.push(r.ready);
         prow.instructions.push(r.instructions);
-        console.log(`#   run ${i + 1}/${runs}: ready ${fmt(r.ready, 2)} s, ${fmt(r.instructions / 1e6, 1)} M instructions`);
-        if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); break; }
+        prow.steal.push(steal);
+        console.log(`#   ${peer.name} run ${i + 1}/${runs}: ready ${fmt(r.ready, 2)} s, ${fmt(r.instructions / 1e6, 1)} M instructions, host steal ${fmt(steal, 1)}%`);
+        if (Number.isNaN(r.ready)) { console.log(`#   no ts86-ready marker; the end of the output:\n${r.tail.replace(/^/gm, '#   | ')}`); live.splice(k--, 1); }
       }
-      rows.push(prow);
     }
+    const med = median(row.ready);
+    if (all.length > 0) row.stats = (all.reduce((best, r) => (Math.abs(r.ready - med) < Math.abs(best.ready - med) ? r : best), all[0])).stats;
   }
 
-  console.log(`\n# seconds from process start to the ready marker, median of ${runs} runs; ratios are ts86 / peer (lower is better for ts86)`);
-  const header = ['guest', 'emulator', 'runs', 'ready s (median)', 'guest M insns', 'M insns/s', 'ts86 / this'];
+  console.log(`\n# seconds from process start to the ready marker, median of ${runs} runs (taken in turns); ratios are ts86 / peer (lower is better for ts86);\n# host steal %: CPU time the hypervisor took from this machine during the runs (median; it slows whatever runs then)`);
+  const header = ['guest', 'emulator', 'runs', 'ready s (median)', 'guest M insns', 'M insns/s', 'host steal %', 'ts86 / this'];
   const table = rows.map((r) => {
-    if (r.skipped) return [r.guest, r.emulator, '0', 'skipped', '-', '-', '-'];
+    if (r.skipped) return [r.guest, r.emulator, '0', 'skipped', '-', '-', '-', '-'];
     const ready = median(r.ready), insns = median(r.instructions);
     const ts86 = rows.find((x) => x.guest === r.guest && x.emulator === 'ts86');
     const ratio = ts86 && r !== ts86 ? median(ts86.ready) / ready : NaN;
-    return [r.guest, r.emulator, String(r.ready.length), fmt(ready, 2), fmt(insns / 1e6, 0), fmt(insns / ready / 1e6, 1), r === ts86 ? '1.00' : fmt(ratio, 2)];
+    return [r.guest, r.emulator, String(r.ready.length), fmt(ready, 2), fmt(insns / 1e6, 0), fmt(insns / ready / 1e6, 1), fmt(median(r.steal), 1), r === ts86 ? '1.00' : fmt(ratio, 2)];
   });
   printTable(header, table);
 
