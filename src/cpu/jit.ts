@@ -315,6 +315,19 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     return { code: `${e.pre}${e.set(String(s === 4 ? i.imm >>> 0 : i.imm & MASK[s]))}`, touches: e.mem, pure: true };
   }
   if (h === D.lea) return i.osize === 32 && i.asize === 32 ? { code: `r${i.reg} = ${ea32(i)} | 0;`, touches: false, pure: true } : null;
+  // NOP, PAUSE, 66 90 and the hint NOPs (0F 19-1F /r, which never access their operand,
+  // SDM Vol.2B NOP): nothing. Compilers pad loop heads with them; as handler calls they
+  // flushed the deferred flags and, in regions with locals, spilled every register.
+  if (h === D.nop) return { code: '', touches: false, pure: true };
+  if (h === D.movMoffs) {
+    if (i.asize !== 32) return null;
+    // MOV AL/AX/EAX, moffs and MOV moffs, AL/AX/EAX (A0-A3): the immediate is the offset,
+    // through DS or the override, as D.movMoffs.
+    const o = `(${i.imm | 0})`;
+    return i.op <= 0xa1
+      ? { code: regSet(0, s, memRead(g, i.seg, s, o)), touches: true, pure: true }
+      : { code: memWrite(g, i.seg, s, o, regGet(0, s)), touches: true, pure: true };
+  }
   if (h === D.movzx || h === D.movsx) {
     const src = i.op === 0x1b6 || i.op === 0x1be ? 1 : 2;
     const e = eOperand(g, i, src, v, false);
@@ -451,6 +464,24 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       ? `const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, `r${reg}`)} r4 = ${o};`
       : `const ${o} = r4, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
     return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+  }
+  if (h === D.pushE && s === 4) {
+    // PUSH r/m32 (FF /6) with a 32-bit stack, as D.pushE: the operand is read first (its
+    // address from ESP before the push: PUSH [ESP+4] pushes what was there), then written
+    // at ESP - 4, then ESP changes; either access faults with ESP unchanged.
+    const e = eOperand(g, i, 4, v, false);
+    if (e === null) return null;
+    const q = `q${v}`;
+    const fast = `${e.pre}const p${v} = ${e.get}, ${q} = (r4 - 4) | 0; ${memWrite(g, 2, 4, q, `p${v}`)} r4 = ${q};`;
+    return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+  }
+  if (h === D.leave && s === 4) {
+    // LEAVE with a 32-bit stack in protected mode, as D.leave (SDM Vol.2A LEAVE): EBP is
+    // read at SS:EBP, then ESP := EBP + 4 and EBP := the value; a fault leaves both. Real
+    // mode (its #GP for EBP past the limit) and 16-bit stacks take the handler.
+    const o = `o${v}`;
+    const fast = `const ${o} = r5, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r5 = p${v} | 0;`;
+    return { code: `if (st32 && (cpu.cr0 & 1) !== 0) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(g, i, 4, v, false);

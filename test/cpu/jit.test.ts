@@ -88,7 +88,7 @@ async function compiledSource(bytes: number[], regs: Record<number, number> = {}
 /** The instruction kinds the second compiler round writes out: memory destinations, 8/16-bit forms, MUL, shifts by CL, ... */
 function randomInsn2(r: (n: number) => number): number[] {
   const d = DST[r(DST.length)], s = DST[r(DST.length)];
-  switch (r(29)) {
+  switch (r(33)) {
     case 0: case 1: return [(r(8) << 3) | 1, ...mem(r, s)]; // ALU [mem], r32 (read-modify-write; CMP reads)
     case 2: return [0x83, ...mem(r, r(8)), r(256)]; // ALU [mem], imm8
     case 3: return [0x81, ...mem(r, r(8)), ...imm32(VALUES[r(VALUES.length)])]; // ALU [mem], imm32
@@ -119,6 +119,13 @@ function randomInsn2(r: (n: number) => number): number[] {
       const k = [4, 5, 6, 7][r(4)], rm = r(2) ? [0xc0 | (k << 3) | d] : mem(r, k);
       return r(4) === 0 ? [0xc0, ...mem(r, k), r(12)] : r(3) ? [0x66, 0xc1, ...rm, r(20)] : [0x66, 0xd1, ...rm];
     }
+    case 28: { // MOV AL/AX/EAX, moffs and back (aligned and not)
+      const sz = r(3);
+      return [...(sz === 2 ? [0x66] : []), 0xa0 + (sz ? 1 : 0) + (r(2) ? 2 : 0), ...imm32(DATA - 8 + r(72))];
+    }
+    case 29: return [0xff, ...mem(r, 6), 0x58 + d]; // PUSH dword [mem]; POP r
+    case 30: return [0x55, 0x89, 0xe5, 0x50 + s, 0xc9]; // PUSH EBP; MOV EBP, ESP; PUSH r; LEAVE
+    case 31: return [[0x90], [0x66, 0x90], [0xf3, 0x90], [0x0f, 0x1f, 0x44, 0x00, 0x00], [0x0f, 0x1f, 0x00]][r(5)]; // NOP forms
     default: return [0xb0 + r(8), r(256)]; // MOV r8, imm8
   }
 }
@@ -145,6 +152,8 @@ function touchesEcx(ins: number[]): boolean {
   if (op === 0x41 || op === 0x49 || op === 0xb9 || op === 0xb1 || op === 0xb5 || op === 0x51 || op === 0x59 || op === 0x50 + 1) return true;
   if (op === 0xd3 || op === 0xd2) return true; // count in CL is fine, but keep loop lengths predictable
   if (op === 0xf7 && ((ins[k + 1] >> 3) & 7) >= 4) return true; // MUL/IMUL write EDX:EAX only, but keep it simple
+  if (op === 0xff && ((ins[k + 1] >> 3) & 7) === 6) return true; // PUSH [mem]; POP r may pop into ECX
+  if (op >= 0xa0 && op <= 0xa3) return false; // MOV moffs: EAX and memory only (no ModRM)
   const modrm = op === 0x0f ? ins[k + 2] : ins[k + 1];
   if (modrm === undefined) return false;
   return ((modrm >> 3) & 7) === 1 || ((modrm >> 3) & 7) === 5 || (modrm >> 6 === 3 && ((modrm & 7) === 1 || (modrm & 7) === 5));
@@ -474,6 +483,7 @@ describe('block corners (interp, blocks, compiled)', () => {
       [0x01, 0x0d], [0x83, 0x05], [0x81, 0x3d], [0x11, 0x0d], [0x19, 0x0d], [0x00, 0x0d], [0xf7, 0x25], [0xf7, 0x1d], [0xff, 0x05],
       [0xfe, 0x0d], [0xc1, 0x25], [0xd1, 0x3d], [0xd3, 0x05], [0x0f, 0xb6, 0x0d], [0x0f, 0xbf, 0x0d], [0x0f, 0x94, 0x05], [0x0f, 0x42, 0x0d],
       [0x66, 0x89, 0x0d], [0x88, 0x2d], [0xc7, 0x05], [0x84, 0x0d], [0x3b, 0x0d],
+      [0xa1], [0xa3], [0xa0], [0x66, 0xa3], [0xff, 0x35], // MOV moffs both ways (offset 0x100), PUSH dword gs:[0x100]
     ];
     for (const kind of KINDS) {
       const out: unknown[] = [];
@@ -490,6 +500,66 @@ describe('block corners (interp, blocks, compiled)', () => {
       expect(b.slice(1), kind.join(',')).toEqual(a.slice(1));
       expect(c.slice(1), kind.join(',')).toEqual(a.slice(1));
     }
+  });
+
+  it('NOPs, MOV moffs, PUSH r/m32 and LEAVE compile inline and agree with the interpreter (FS base, unaligned, ESP-relative)', async () => {
+    // add ebx, ecx (a producer whose flags stay deferred) | 66 90 | F3 90 | 0F 1F 44 00 00 | mov eax, [DATA] | mov ax, fs:[3] |
+    // mov al, [DATA+5] | mov [DATA+0x11], eax (unaligned: slow path) | mov fs:[8], eax | mov [DATA+0x20], al |
+    // push dword [esi] | push dword [esp+4] (read before ESP moves) | pop edx | pop edi | push ebp | mov ebp, esp |
+    // push 0x1234 | leave | pushfd | pop [DATA+0x30] | hlt
+    const code = [0x01, 0xcb, 0x66, 0x90, 0xf3, 0x90, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xa1, ...imm32(DATA), 0x64, 0x66, 0xa1, ...imm32(3),
+      0xa0, ...imm32(DATA + 5), 0xa3, ...imm32(DATA + 0x11), 0x64, 0xa3, ...imm32(8), 0xa2, ...imm32(DATA + 0x20),
+      0xff, 0x36, 0xff, 0x74, 0x24, 0x04, 0x5a, 0x5f, 0x55, 0x89, 0xe5, 0x68, ...imm32(0x1234), 0xc9, 0x9c, 0x8f, 0x05, ...imm32(DATA + 0x30)];
+    const out: unknown[][] = [];
+    each((h, mode) => {
+      h.setSeg(4, DATA + 0x40, 0xffffffff); // FS: base DATA+0x40, full range
+      for (let k = 0; k < 0x60; k++) h.w8(DATA + k, (0x31 + 11 * k) & 0xff);
+      h.prepare(code, { 1: 0x80000000, 3: 0x80000000, 5: 0x5a5a5a5a, 6: DATA + 0x50, 4: STACK_TOP - 0x100 });
+      const sp0 = h.cpu.r32[4] >>> 0;
+      h.w32(sp0, 0xc0ffee11);
+      h.runToHalt();
+      const mem: number[] = [];
+      for (let a = 0; a < 0x60; a += 4) mem.push(h.r32(DATA + a));
+      out.push([mode, h.eax, h.edx, h.edi, h.cpu.r32[5] >>> 0, (h.cpu.r32[4] >>> 0) - sp0, h.r32(DATA + 0x30), h.cpu.icount, ...mem]);
+    });
+    const [a, b, c] = out;
+    const r32 = (k: number): number => [0, 1, 2, 3].reduce((v, j) => v + (((0x31 + 11 * (k + j)) & 0xff) * 2 ** (8 * j)), 0);
+    // Spot checks from the SDM's definitions: PUSH [ESP+4] pushes the dword above the one PUSH [ESI] pushed
+    // (the caller's stack), LEAVE restores EBP and ESP, the flags are the ADD's (CF, ZF, PF, OF set).
+    expect(a[2], 'EDX = [esp+4] before the push').toBe(0xc0ffee11);
+    expect(a[3], 'EDI = [esi]').toBe(r32(0x50));
+    expect(a[4], 'EBP restored by LEAVE').toBe(0x5a5a5a5a);
+    expect(a[5], 'ESP back where it started').toBe(0);
+    expect((a[6] as number) & 0x8c5, 'CF ZF PF OF from the ADD').toBe(0x845);
+    expect(b.slice(1), 'blocks').toEqual(a.slice(1));
+    expect(c.slice(1), 'jit').toEqual(a.slice(1));
+    // The compiled block calls no handler for them: NOPs are empty, the others write out their accesses.
+    const src = await compiledSource([0x66, 0x90, 0x0f, 0x1f, 0x00, 0xa1, ...imm32(DATA), 0xa2, ...imm32(DATA + 4), 0xff, 0x36, 0x5a, 0x55, 0x89, 0xe5, 0xc9]);
+    const lines = src.split('\n');
+    const line = (k: number): string => lines.find((l) => l.endsWith(`// ${k}: ${['nop', 'nop', 'mov', 'mov', 'push', 'pop', 'push', 'mov', 'leave'][k]}`)) ?? `no line ${k}`;
+    expect(line(0).replace(/\/\/.*/, '').trim(), 'nop').toBe('');
+    expect(line(1).replace(/\/\/.*/, '').trim(), 'nop Ev').toBe('');
+    for (const k of [2, 3]) expect(line(k), `moffs ${k}`).not.toContain('startEip');
+    expect(line(2)).toContain(`(${DATA})`);
+    expect(line(4), 'push [esi]').toMatch(/^\s*if \(st32\) \{ const o4 = /);
+    expect(line(8), 'leave').toMatch(/^\s*if \(st32 && \(cpu\.cr0 & 1\) !== 0\) \{ const o8 = r\[5\], p8 = /);
+  });
+
+  it('LEAVE with EBP past the SS limit faults (#SS) with ESP and EBP unchanged in every executor', () => {
+    const out: unknown[][] = [];
+    each((h, mode) => {
+      // add eax, ebx | mov ebp, 0x200000 | leave | hlt, SS limited to 1 MiB.
+      h.prepare([0x01, 0xd8, 0xbd, ...imm32(0x200000), 0xc9], { 0: 1, 3: 2 });
+      h.setSeg(2, 0, 0xfffff);
+      const sp0 = h.cpu.r32[4] >>> 0;
+      const f = h.runToFault();
+      out.push([mode, f.vector, f.err, f.eip, h.cpu.r32[5] >>> 0, sp0 - (h.cpu.r32[4] >>> 0), h.eax, h.cpu.icount]);
+    });
+    const [a, b, c] = out;
+    // #SS(0) at the LEAVE (CODE + 7), EBP as it was, ESP lowered only by the exception frame (error code, EIP, CS, EFLAGS).
+    expect(a.slice(1, 6)).toEqual([12, 0, CODE + 7, 0x200000, 16]);
+    expect(b.slice(1)).toEqual(a.slice(1));
+    expect(c.slice(1)).toEqual(a.slice(1));
   });
 
   it('deferred flags of an earlier producer never overwrite the flags a read-modify-write set before its write took the slow path', () => {
