@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { findRoot } from './root';
 import { DEFAULT_CMDLINE } from '../src/machine/machine';
 import { installPeers, qemuPeer, v86Peer, type Peer } from './peers';
-import { readCpuTimes, stealPercent } from './hostload';
+import { withSteal } from './hostload';
 
 const ROOT = findRoot(import.meta.url);
 const BIN = join(ROOT, 'bin', 'ts86.js');
@@ -155,9 +155,7 @@ async function main(): Promise<void> {
     let ts86Done = false;
     for (let i = 0; i < runs; i++) {
       if (!ts86Done) {
-        const h0 = readCpuTimes();
-        const r = await bootOnce(args, timeoutMs);
-        const steal = stealPercent(h0, readCpuTimes());
+        const [r, steal] = await withSteal(() => bootOnce(args, timeoutMs));
         all.push(r);
         row.ready.push(r.ready);
         row.instructions.push(r.instructions);
@@ -167,9 +165,7 @@ async function main(): Promise<void> {
       }
       for (let k = 0; k < live.length; k++) {
         const { row: prow, peer } = live[k];
-        const h0 = readCpuTimes();
-        const r = await peer.boot(g.kernel, INITRD, cmdline, Number(mem), timeoutMs, 'ts86-ready');
-        const steal = stealPercent(h0, readCpuTimes());
+        const [r, steal] = await withSteal(() => peer.boot(g.kernel, INITRD, cmdline, Number(mem), timeoutMs, 'ts86-ready'));
         prow.ready.push(r.ready);
         prow.instructions.push(r.instructions);
         prow.steal.push(steal);

@@ -30,3 +30,10 @@ export function stealPercent(a: CpuTimes | null, b: CpuTimes | null): number {
   if (!a || !b || b.total <= a.total) return NaN;
   return (100 * (b.steal - a.steal)) / (b.total - a.total);
 }
+
+/** Runs `f` and returns its result with the host's steal during it (percent, NaN if unknown). */
+export async function withSteal<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const a = readCpuTimes();
+  const r = await f();
+  return [r, stealPercent(a, readCpuTimes())];
+}

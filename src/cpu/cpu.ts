@@ -438,11 +438,7 @@ export class Cpu implements RmapOwner, FpuHost {
 
   /** As setLazy, with CF given (0 or 1) instead of derived: INC and DEC keep CF (SDM Vol.2A INC, DEC). */
   setLazyKeepCF(op: number, a: number, b: number, res: number, size: 1 | 2 | 4, cf: number): void {
-    this.lfOp = op;
-    this.lfA = a;
-    this.lfB = b;
-    this.lfRes = res;
-    this.lfSize = size;
+    this.setLazy(op, a, b, res, size);
     this.lfMask = ARITH_FLAGS & ~CF;
     this.flags = (this.flags & ~CF) | cf;
   }

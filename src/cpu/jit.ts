@@ -299,6 +299,14 @@ function emitAlu(k: number, s: number, aExpr: string, bExpr: string, set: ((x: s
   return { code, stores, needFlush, flags: { op, a, b, x, s, cin } };
 }
 
+/**
+ * A stack instruction: its inline form when `cond` holds (a 32-bit stack, ...), else the
+ * interpreter's handler with EIP/icount synced and registers spilled around it.
+ */
+function stackForm(cond: string, fast: string, h: (cpu: Cpu, i: Insn) => void, i: Insn, ref: (x: unknown) => string): Emitted {
+  return { code: `if (${cond}) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+}
+
 /** Emits one instruction, or null for the interpreter's handler. */
 function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => string): Emitted | null {
   const h = i.exec, s = i.size, v = `${k}`;
@@ -463,7 +471,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const fast = h === D.pushZ
       ? `const ${o} = (r4 - 4) | 0; ${memWrite(g, 2, 4, o, `r${reg}`)} r4 = ${o};`
       : `const ${o} = r4, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r${reg} = p${v} | 0;`;
-    return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+    return stackForm('st32', fast, h, i, ref);
   }
   if (h === D.pushE && s === 4) {
     // PUSH r/m32 (FF /6) with a 32-bit stack, as D.pushE: the operand is read first (its
@@ -473,7 +481,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     if (e === null) return null;
     const q = `q${v}`;
     const fast = `${e.pre}const p${v} = ${e.get}, ${q} = (r4 - 4) | 0; ${memWrite(g, 2, 4, q, `p${v}`)} r4 = ${q};`;
-    return { code: `if (st32) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+    return stackForm('st32', fast, h, i, ref);
   }
   if (h === D.leave && s === 4) {
     // LEAVE with a 32-bit stack in protected mode, as D.leave (SDM Vol.2A LEAVE): EBP is
@@ -481,7 +489,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     // mode (its #GP for EBP past the limit) and 16-bit stacks take the handler.
     const o = `o${v}`;
     const fast = `const ${o} = r5, p${v} = ${memRead(g, 2, 4, o)}; r4 = (${o} + 4) | 0; r5 = p${v} | 0;`;
-    return { code: `if (st32 && (cpu.cr0 & 1) !== 0) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
+    return stackForm('st32 && (cpu.cr0 & 1) !== 0', fast, h, i, ref);
   }
   if (h === A.imul2 && s === 4) {
     const e = eOperand(g, i, 4, v, false);
