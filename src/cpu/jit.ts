@@ -253,7 +253,7 @@ interface Emitted {
   flags?: Flags | null;
   /** Reads no flag state from the Cpu and cannot fault: deferred flag stores may stay deferred across it. */
   pure?: boolean;
-  /** A register-only producer's lazy-flag stores, deferred (see compileRegion: dead stores are dropped). */
+  /** A producer's lazy-flag stores, deferred (see compileRegion: dead stores are dropped); with a memory operand, see memProducer. */
   lazy?: string;
   /** The deferred stores depend on the flags before (they follow the pending ones rather than replace them). */
   partial?: boolean;
@@ -311,6 +311,16 @@ function stackForm(cond: string, fast: string, h: (cpu: Cpu, i: Insn) => void, i
   return { code: `if (${cond}) { ${fast} } else { /*SYNC*/ /*SPILL*/ ${ref(h)}(cpu, ${ref(i)}); /*RELOAD*/ }`, touches: true, pure: true };
 }
 
+/**
+ * A flag producer with a memory operand whose flag stores (`stores`, all the flags) follow
+ * its last access: with the inline fast path they are deferred like a register producer's
+ * (dropped when a later producer makes them dead; compileRegion emits them before a
+ * return after this instruction's slow path); else they follow the code.
+ */
+function memProducer(g: Gen, code: string, stores: string, flags: Flags | null, pure: boolean): Emitted {
+  return g.ramFast ? { code, touches: true, flags, pure, lazy: stores } : { code: code + stores, touches: true, flags, pure };
+}
+
 /** Emits one instruction, or null for the interpreter's handler. */
 function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unknown) => string): Emitted | null {
   const h = i.exec, s = i.size, v = `${k}`;
@@ -360,14 +370,14 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       const e = eOperand(g, i, s, v, false, true);
       if (e === null) return null;
       const r = emitAlu(kk, s, regGetI(i.reg, s), e.get, writes ? (x) => regSet(i.reg, s, x) : null, v, flags, ref);
-      return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
+      return e.mem ? memProducer(g, `${e.pre}${r.code}`, r.stores, r.flags, !r.needFlush) : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
     }
     // E is the destination (aluEG, aluEI) or the first operand of TEST.
     const e = eOperand(g, i, s, v, writes, true);
     if (e === null) return null;
     const b = h === A.aluEG || h === A.testEG ? regGetI(i.reg, s) : immE;
     const r = emitAlu(kk, s, e.get, b, writes ? e.set : null, v, flags, ref);
-    return e.mem ? { code: `${e.pre}${r.code}${r.stores}`, touches: true, flags: r.flags, pure: !r.needFlush } : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
+    return e.mem ? memProducer(g, `${e.pre}${r.code}`, r.stores, r.flags, !r.needFlush) : { code: r.code, touches: false, flags: r.flags, lazy: r.stores, pure: !r.needFlush };
   }
   if (h === A.incZ || h === A.decZ || h === A.incE || h === A.decE) {
     const inc = h === A.incZ || h === A.incE;
@@ -383,7 +393,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
       // A register INC/DEC is a deferrable producer like the ALU ones (its CF comes from the
       // previous producer's operands or locals).
       if (!e.mem) return { code, touches: false, flags: f, lazy: stores, pure: true };
-      return { code: code + stores, touches: true, flags: f, pure: true };
+      return memProducer(g, code, stores, f, true);
     }
     const code = `${e.pre}const ${a} = ${e.get}, ${x} = ${ref(inc ? A.incv : A.decv)}(cpu, ${a}, ${s}); ${e.set(x)}`;
     return { code, touches: e.mem, flags: { op: 'incdec', a, b: '1', x, s, cin: '' } };
@@ -503,7 +513,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     // As A.imul2: the low half of the signed product; CF=OF=(it does not fit).
     const code = `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r${i.reg} = ${lo} | 0; `;
     const stores = `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`;
-    return e.mem ? { code: code + stores, touches: true, flags: null, pure: true } : { code, touches: false, flags: null, lazy: stores, pure: true };
+    return e.mem ? memProducer(g, code, stores, null, true) : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   if (h === A.mulE && s === 4) {
     const e = eOperand(g, i, 4, v, false);
@@ -512,7 +522,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     // As A.mulE (EDX:EAX := EAX * E; CF=OF=(EDX != 0); SF/ZF/PF from the low half).
     const code = `${e.pre}const ${b} = ${e.get}, ${a} = r0 >>> 0, ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); r0 = ${lo} | 0; r2 = ${hi} | 0; `;
     const stores = `cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`;
-    return e.mem ? { code: code + stores, touches: true, flags: null, pure: true } : { code, touches: false, flags: null, lazy: stores, pure: true };
+    return e.mem ? memProducer(g, code, stores, null, true) : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   return null;
 }
@@ -684,9 +694,14 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
           if (em.touches) {
             // A memory operand: deferred flag stores stay deferred across the inline fast
             // path (the slow paths store them first) unless the instruction reads flags.
-            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending} ab = true;`)} ${abortSlow}`;
+            // Its own flag stores (memProducer) are deferred after it: a return after its
+            // slow path emits them first.
+            const own = g.ramFast ? em.lazy ?? '' : '';
+            const check = own !== '' ? `if (ab) { ab = false; if (cpu.blockAbort || m.mmioHits !== mh) { ${own} return false; } }` : abortSlow;
+            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending} ab = true;`)} ${check}`;
             else code = `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
             if (em.flags !== undefined) pending = ''; // it stored its own flags: the deferred ones are dead
+            if (own !== '') pending = own;
           }
           else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.partial ? `${pending} ${em.lazy}` : em.lazy; }
           else {

@@ -776,6 +776,39 @@ describe('block corners (interp, blocks, compiled)', () => {
     expect(out[1]).toEqual(out[0]);
   });
 
+  it('a flag producer with a memory operand defers its flag stores; after a slow path that ends the function (MMIO) they are stored first', async () => {
+    // Each line: a producer before (so INC knows CF), the memory producer on an MMIO frame
+    // (the device reads as 0xffffffff: results 0, carries, signs), then HLT. The compiled
+    // function returns after the device access; EFLAGS must be the memory producer's.
+    const M = 0x200040;
+    const forms: [string, number[]][] = [
+      ['ADD [m], EAX', [0x01, 0x05, ...imm32(M)]],
+      ['SUB EBX, [m]', [0x2b, 0x1d, ...imm32(M)]],
+      ['CMP [m], imm8', [0x83, 0x3d, ...imm32(M), 0x05]],
+      ['ADC [m], EAX', [0x11, 0x05, ...imm32(M)]],
+      ['INC [m]', [0xff, 0x05, ...imm32(M)]],
+      ['IMUL EDX, [m]', [0x0f, 0xaf, 0x15, ...imm32(M)]],
+    ];
+    for (const [name, insn] of forms) {
+      const seen: number[][] = [];
+      each((h, mode) => {
+        const log: string[] = [];
+        h.mem.mmio = { mmioRead: () => 0xffffffff, mmioWrite: (a, size, v) => { log.push(`${size}:${(v >>> 0).toString(16)}`); } };
+        // cmp ecx, ebx (CF set: 1 < 2) | the form | hlt
+        h.prepare([0x39, 0xd9, ...insn], { 0: 1, 1: 1, 2: 3, 3: 2 });
+        h.runToHalt();
+        seen.push([h.cpu.getEflags() & 0x8d5, h.eax, h.ebx, h.edx, log.length, mode.length]);
+      });
+      expect(seen[1].slice(0, 5), `blocks: ${name}`).toEqual(seen[0].slice(0, 5));
+      expect(seen[2].slice(0, 5), `compiled: ${name}`).toEqual(seen[0].slice(0, 5));
+    }
+    // ADD [ESI], EAX; SUB EBX, ECX: the ADD's stores are dead on the fast path (SUB replaces
+    // them) and appear only where its slow path returns.
+    const src = await compiledSource([0x01, 0x06, 0x29, 0xcb]);
+    expect(src.match(/cpu\.setLazy\(0, /g)).toHaveLength(1);
+    expect(src).toMatch(/if \(cpu\.blockAbort \|\| m\.mmioHits !== mh\) \{ cpu\.setLazy\(0, a0, b0, x0, 4\); return false; \}/);
+  });
+
   it('a CS limit inside the code page is checked at edges within the region: a jump past it is #GP(0) at the jump', () => {
     // L: inc eax | cmp eax, 3 | jne L | jmp +0x40 (same page, past the limit) ; CS limit CODE+0x20.
     const out: unknown[] = [];
