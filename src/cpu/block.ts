@@ -46,9 +46,7 @@ export class Block {
   link1Eip = -1;
   link1: Block | null = null;
   /** The compiled form (second tier), once hot: a region function (jit.ts) that may hold other blocks of the page too. */
-  fn: ((cpu: import('./cpu').Cpu, end: number, at?: number) => boolean) | null = null;
-  /** This block's case in fn (its index in the region: see compileRegion), passed to fn on entry. */
-  fnAt = 0;
+  fn: ((cpu: import('./cpu').Cpu, end: number) => boolean) | null = null;
   constructor(insns: Insn[], off: number) {
     this.insns = insns;
     this.off = off;

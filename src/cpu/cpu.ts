@@ -1109,8 +1109,8 @@ export class Cpu implements RmapOwner, FpuHost {
       // interrupt shadow, the halted state and the mode alone; a stop request, an MMIO
       // access or dropped code or translations show as blockAbort/mmioHits.
       const mem = this.mem, mh = mem.mmioHits;
-      for (let fn: BlockFn = b.fn, at = b.fnAt; ;) {
-        if (!fn(this, end, at) || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh) return;
+      for (let fn: BlockFn = b.fn; ;) {
+        if (!fn(this, end) || !this.chainEnabled || this.blockAbort || mem.mmioHits !== mh) return;
         const e = this.eip;
         let nb: Block | null = b.linkEpoch !== this.codeEpoch ? null : b.link0Eip === e ? b.link0 : b.link1Eip === e ? b.link1 : null;
         if (nb === null) {
@@ -1124,19 +1124,15 @@ export class Cpu implements RmapOwner, FpuHost {
         if (nb.fn === null || this.icount + nb.insns.length > end || e + nb.len - 1 > this.segLimit[CS]) return;
         this.prevBlock = b = nb;
         fn = nb.fn;
-        at = nb.fnAt;
         this.startEip = e;
         this.statBlockRuns++;
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
       const { fn, blocks } = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
-      for (let k = 0; k < blocks.length; k++) {
-        const rb = blocks[k];
-        if (rb.fn === null) { rb.fn = fn; rb.fnAt = k; this.statCompiledBlocks++; }
-      }
+      for (const rb of blocks) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
-      fn(this, end, b.fnAt);
+      fn(this, end);
       return;
     }
     this.interpretBlock(b, b.insns.length);

@@ -54,12 +54,8 @@ import * as C from './ops-control';
 import { CF, REG_ZERO } from './consts';
 import { setFlagsFromString } from 'node:v8';
 
-/**
- * A compiled function: runs from CS:EIP; true when the run loop may chain straight to the
- * next compiled code. `at` is the index, in the region, of the block at CS:EIP (Block.fnAt,
- * set with Block.fn); without it the function finds the block from EIP's page offset.
- */
-export type BlockFn = (cpu: Cpu, end: number, at?: number) => boolean;
+/** A compiled function: runs from CS:EIP; true when the run loop may chain straight to the next compiled code. */
+export type BlockFn = (cpu: Cpu, end: number) => boolean;
 
 /**
  * Calls an interpreter handler. Every compiled function calls handlers through this one
@@ -578,9 +574,6 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   };
   const byOff = new Map<number, Block>();
   for (const b of blocks) byOff.set(b.off, b);
-  /** Each block's case: its index in `blocks` (see the dispatch below). */
-  const caseOf = new Map<number, number>();
-  blocks.forEach((b, k) => caseOf.set(b.off, k));
   // A loop: a branch back to a block of the region at or before the branching one.
   const loop = opts.loops && blocks.some((b) => regionSuccessors(b).some((t) => t <= b.off && byOff.has(t)));
   const g: Gen = { ramFast: opts.ramFast, locals: opts.ramFast && loop, pos: 0, segs: new Set([2]), tmp: 0, pend: '', pendExpr: '' };
@@ -600,14 +593,14 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
     const lim = jump ? `if (${T >= 0 && T < 4096 ? '!inLim && ' : ''}t > lim) { cpu.startEip = ${cur}; cpu.icount = c0 + ${k + 1}; cpu.raise(13, 0); } ` : '';
     if (tb === undefined) return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}cpu.eip = t; cpu.icount = c0 + ${k + 1}; return true; }`;
     return `{ const t = (base + ${T}) >>> 0; ${lim}${commit}c0 += ${k + 1}; ` +
-      `if ((!inLim && t + ${tb.len - 1} > lim) || c0 + ${tb.insns.length} > end) { cpu.eip = t; cpu.icount = c0; return true; } pc = ${caseOf.get(T)}; continue; }`;
+      `if ((!inLim && t + ${tb.len - 1} > lim) || c0 + ${tb.insns.length} > end) { cpu.eip = t; cpu.icount = c0; return true; } pc = ${T}; continue; }`;
   };
 
   for (const b of blocks) {
     const out: string[] = [];
     let size = 0;
     const n = b.insns.length;
-    out.push(`case ${caseOf.get(b.off)}: { e0 = (base + ${b.off}) >>> 0; // +${b.off}`);
+    out.push(`case ${b.off}: { e0 = (base + ${b.off}) >>> 0;`);
     let off = 0;
     let flags: Flags | null = null;
     let ended = false;
@@ -741,21 +734,14 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   // function expression called at once) instead of pre-parsing it there and parsing it
   // again on the first call: from compileRegion to the end of the first call, 2.40-2.52 ->
   // 1.67-1.94 ms per 63-instruction region (bench/jit-compile.ts).
-  // The blocks are cases 0..n-1 (dense: V8 dispatches through a jump table, where sparse
-  // page offsets took a chain of compares, each a branch to predict, on every entry and
-  // every branch inside the region; with a thousand regions the predictor missed often).
-  // The caller passes the entry block's case (Block.fnAt); tests and other callers may
-  // leave it out and the page offset is looked up.
-  const entries = ref(caseOf);
-  const src = `"use strict";\nreturn (function region_${blocks[0].off.toString(16)}_${++regionSerial}(cpu, end, at) {\n` +
+  const src = `"use strict";\nreturn (function region_${blocks[0].off.toString(16)}_${++regionSerial}(cpu, end) {\n` +
     `  const r = cpu.r32, m = cpu.mem, mh = m.mmioHits, lim = cpu.segLimit[1];\n` +
     `  const tlb = cpu.jitTlb(), nr = cpu.jitNeed(false), nw = cpu.jitNeed(true), kind = m.frameKind, ram = m.ram, ram16 = m.ram16, ram32 = m.ram32;\n` +
-    `  const off0 = (cpu.segBase[1] + cpu.eip) & 4095, base = cpu.eip - off0, inLim = base >= 0 && base + 4095 <= lim;\n` +
-    `  let pc = at === undefined ? (${entries}.get(off0) ?? -1) : at;\n` +
+    `  let pc = (cpu.segBase[1] + cpu.eip) & 4095;\n  const base = cpu.eip - pc, inLim = base >= 0 && base + 4095 <= lim;\n` +
     `  let c0 = cpu.icount, e0 = 0, l = 0, te = 0, p = 0, th = 0, live = true, st32 = false, ab = false;\n` +
     `  let ${segs.map((s) => `sb${s} = 0, nr${s} = 0, nw${s} = 0`).join(', ')};\n  ${segLoad}\n` +
     (g.locals ? `  let r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3], r4 = r[4], r5 = r[5], r6 = r[6], r7 = r[7];\n` : '') +
-    `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: return false;\n  }\n  }\n  } finally { ${g.locals ? `if (live) { ${SPILL} } ` : ''}if (cpu.paging) cpu.statTlbHits += th; }\n});`;
+    `  try {\n  for (;;) {\n  switch (pc) {\n${body}\n  default: cpu.eip = (base + pc) >>> 0; return false;\n  }\n  }\n  } finally { ${g.locals ? `if (live) { ${SPILL} } ` : ''}if (cpu.paging) cpu.statTlbHits += th; }\n});`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, src) as (...a: unknown[]) => BlockFn;
   return { fn: factory(...values), blocks };

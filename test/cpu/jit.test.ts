@@ -456,7 +456,7 @@ describe('block corners (interp, blocks, compiled)', () => {
       globalThis.Function = Orig;
     }
     expect(sources).toHaveLength(1);
-    expect(sources[0]).toMatch(/^"use strict";\nreturn \(function region_[0-9a-f]+_\d+\(cpu, end, at\) \{\n/);
+    expect(sources[0]).toMatch(/^"use strict";\nreturn \(function region_[0-9a-f]+_\d+\(cpu, end\) \{\n/);
     expect(sources[0]).toMatch(/\n\}\);$/);
   });
 
@@ -710,70 +710,6 @@ describe('block corners (interp, blocks, compiled)', () => {
     // take a handful of entries from the run loop; one block per function needs one per iteration or more.
     expect(out[1][5]).toBeLessThan(10);
     expect(out[2][5]).toBeGreaterThanOrEqual(1000);
-  });
-
-  it('a region dispatches on case numbers 0..n-1: entered at its second block, with the case (Block.fnAt) or from EIP alone, it runs from there', async () => {
-    const { compileRegion, blockSource } = await import('../../src/cpu/jit');
-    // L: test ecx,1 | jz S | add eax,ecx | S: add ebx,ecx | dec ecx | jnz L | hlt  (S at page offset 10)
-    const code = [0xf7, 0xc1, ...imm32(1), 0x74, 0x02, 0x01, 0xc8, 0x01, 0xcb, 0x49, 0x75, 0xf1];
-    // The interpreter from S with ECX = 7 (EBX gets 7+6+..+1, EAX the odd ones below 7).
-    const ref = new Harness(1, MODES.interp).flat32([0xf4]);
-    ref.prepare(code, { 1: 7 });
-    ref.cpu.eip = CODE + 10;
-    ref.runToHalt();
-    expect([ref.eax, ref.ebx, ref.ecx]).toEqual([9, 28, 0]);
-    for (const at of [1, undefined]) {
-      const h = new Harness(1, MODES.blocks).flat32([0xf4]);
-      h.prepare(code, { 1: 4 });
-      h.runToHalt(); // decodes blocks L and S (S goes on past its JNZ, a side exit, to the HLT)
-      h.cpu.eip = CODE;
-      const L = blockAtEip(h);
-      h.cpu.eip = CODE + 10;
-      const S = blockAtEip(h);
-      expect([L.off, S.off]).toEqual([0, 10]);
-      const { fn, blocks } = compileRegion([L, S], { loops: true, ramFast: true });
-      expect(blocks).toEqual([L, S]);
-      const src = blockSource(fn);
-      // Dense labels (a jump table in V8), the page offsets only in comments; the JNZ back to L is case 0.
-      expect(src).toMatch(/case 0: \{ e0 = \(base \+ 0\) >>> 0; \/\/ \+0\n/);
-      expect(src).toMatch(/case 1: \{ e0 = \(base \+ 10\) >>> 0; \/\/ \+10\n/);
-      expect(src).not.toContain('case 10:');
-      expect(src).toContain('pc = 0; continue;');
-      h.prepare(code, { 1: 7 });
-      h.cpu.eip = CODE + 10;
-      const i0 = h.cpu.icount;
-      // It ends with the HLT (a handler after which the run loop takes over: false).
-      expect(fn(h.cpu, i0 + 1000, at), String(at)).toBe(false);
-      expect([h.cpu.halted, h.cpu.eip, h.eax, h.ebx, h.ecx, h.cpu.icount - i0, h.cpu.getEflags()], String(at))
-        .toEqual([true, ref.cpu.eip, ref.eax, ref.ebx, ref.ecx, ref.cpu.icount, ref.cpu.getEflags()]);
-    }
-  });
-
-  it('chaining from one region into the second block of another passes that block\'s case (Block.fnAt)', () => {
-    // Page 2: X: add eax,1 | jmp Y || Y: add ebx,1 | ret. Page 1 calls X three times, then Y
-    // three times. With a threshold of 2, X's region is compiled on its second run with Y
-    // (run once, not compiled) as its second case; the later CALL Y, compiled, leaves its
-    // function at Y and the run loop chains into X's region at Y's case.
-    const P2 = CODE + 0x1000;
-    const rel = (from: number, to: number): number[] => imm32((to - from) >>> 0);
-    const page2 = [0x83, 0xc0, 0x01, 0xeb, 0x00, 0x83, 0xc3, 0x01, 0xc3]; // Y at P2 + 5
-    const A = CODE + 5, B = A + 11;
-    const page1 = [0xb9, ...imm32(6), 0xe8, ...rel(A + 5, P2), 0x49, 0x83, 0xf9, 0x03, 0x77, 0xf5, 0xe8, ...rel(B + 5, P2 + 5), 0x49, 0x75, 0xf8];
-    const out: number[][] = [];
-    for (const opts of [MODES.interp, { ...MODES.jit, compileThreshold: 2 }]) {
-      const h = new Harness(1, opts).flat32([0xf4]);
-      h.load(P2, page2);
-      h.prepare(page1);
-      h.runToHalt();
-      out.push([h.eax, h.ebx, h.ecx, h.esp, h.cpu.icount, h.cpu.getEflags()]);
-      if (opts !== MODES.interp) {
-        h.cpu.eip = P2 + 5;
-        const y = blockAtEip(h);
-        expect([y.fn !== null, y.fnAt]).toEqual([true, 1]);
-      }
-    }
-    expect(out[0].slice(0, 3)).toEqual([3, 6, 0]);
-    expect(out[1]).toEqual(out[0]);
   });
 
   it('a flag producer with a memory operand defers its flag stores; after a slow path that ends the function (MMIO) they are stored first', async () => {
