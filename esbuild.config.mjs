@@ -25,6 +25,7 @@ await build({
     'bench/rep-string': 'bench/rep-string.ts',
     'bench/jit-compile': 'bench/jit-compile.ts',
     'bench/call-ret': 'bench/call-ret.ts',
+    'bench/wasm-region': 'bench/wasm-region.ts',
     lockstep: 'src/accel/lockstep/main.ts',
     'bench/kvm-exits': 'bench/kvm-exits.ts',
     'bench/v86-boot': 'bench/v86-boot.ts',
