@@ -16,36 +16,12 @@
 import { Cpu } from '../src/cpu/cpu';
 import { PhysMemory } from '../src/mmu/physmem';
 import { LZMA, initGuestData } from './cpu-loop';
-
-/** The part of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
-interface WasmMemory { readonly buffer: ArrayBuffer }
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+import { Code, ModuleBuilder, sleb, uleb, wasmApi, type WasmMemory } from '../src/cpu/wasm-encode';
 
 const RAM = 1 << 20;
 /** The frame-kind table's offset in the linear memory (one byte per 4 KiB frame of RAM). */
 const KIND = RAM;
 
-// --- just enough of the wasm binary format (WebAssembly Core Specification 5.x) ---
-const uleb = (v: number): number[] => { const o: number[] = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
-const sleb = (v: number): number[] => {
-  const o: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && (b & 0x40))) { o.push(b); return o; }
-    o.push(b | 0x80);
-  }
-};
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-const I32 = 0x7f;
 // Locals: 0 the budget (parameter), then the guest registers, the instruction count, a temporary.
 const L = { eax: 1, ecx: 2, edx: 3, ebx: 4, esp: 5, ebp: 6, esi: 7, edi: 8, count: 9, t: 10 } as const;
 type Reg = keyof typeof L;
@@ -101,17 +77,13 @@ const body = [
 
 /** The hand-written region, instantiated: run(budget) returns the guest instructions done (state at RAM + 4096). */
 export function wasmLoop(): { run: (budget: number) => number; mem: WasmMemory } {
-  const pages = (RAM + 8192) / 65536 + 1;
-  const mem = new WA.Memory({ initial: pages, maximum: pages });
-  const func = [...uleb(1), ...uleb(10), I32, ...body, ...END];
-  const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, vec([[0x60, 1, I32, 1, I32]])),
-    ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x01, ...uleb(pages), ...uleb(pages)]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name('run'), 0x00, 0]])),
-    ...section(10, vec([[...uleb(func.length), ...func]])),
-  ];
-  const inst = new WA.Instance(new WA.Module(new Uint8Array(bytes)), { e: { m: mem } });
+  if (wasmApi === null) throw new Error('this JavaScript engine has no WebAssembly');
+  const pages = Math.ceil((RAM + 8192) / 65536);
+  const mem = new wasmApi.Memory({ initial: pages, maximum: pages });
+  const m = new ModuleBuilder();
+  m.importMemory('e', 'm', pages);
+  m.export('run', m.func(1, 1, 10, new Code().op(...body)));
+  const inst = new wasmApi.Instance(new wasmApi.Module(m.bytes()), { e: { m: mem } });
   return { run: inst.exports.run as (budget: number) => number, mem };
 }
 
