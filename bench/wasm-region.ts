@@ -14,13 +14,11 @@
 // on the probability table the loop updates.
 // Run: node esbuild.config.mjs && node dist/bench/wasm-region.js
 import { Cpu } from '../src/cpu/cpu';
-import { PhysMemory } from '../src/mmu/physmem';
+import { PhysMemory, type WasmArena } from '../src/mmu/physmem';
 import { LZMA, initGuestData } from './cpu-loop';
-import { Code, ModuleBuilder, sleb, uleb, wasmApi, type WasmMemory } from '../src/cpu/wasm-encode';
+import { Code, ModuleBuilder, sleb, uleb, wasmApi } from '../src/cpu/wasm-encode';
 
 const RAM = 1 << 20;
-/** The frame-kind table's offset in the linear memory (one byte per 4 KiB frame of RAM). */
-const KIND = RAM;
 
 // Locals: 0 the budget (parameter), then the guest registers, the instruction count, a temporary.
 const L = { eax: 1, ecx: 2, edx: 3, ebx: 4, esp: 5, ebp: 6, esi: 7, edi: 8, count: 9, t: 10 } as const;
@@ -31,9 +29,12 @@ const k = (v: number): number[] => [0x41, ...sleb(v | 0)];
 const ADD = 0x6a, SUB = 0x6b, MUL = 0x6c, AND = 0x71, OR = 0x72, SHL = 0x74, SHRU = 0x76, EQZ = 0x45, GTU = 0x4b, GEU = 0x4f, LEU = 0x4d;
 const LD8 = [0x2d, 0, 0], LD16 = [0x2f, 1, 0], LD32 = [0x28, 2, 0], ST16 = [0x3b, 1, 0], ST32 = [0x36, 2, 0];
 const IF = [0x04, 0x40], BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = [0x0b], UNREACHABLE = [0x00];
-/** Plain RAM at the address in `r` (its frame's kind is 0) and, for size > 1, the access inside one page; else leave (trap). */
-const check = (r: Reg, size: number): number[] => [
-  ...get(r), ...k(12), SHRU, 0x2d, 0, ...uleb(KIND), EQZ,
+/**
+ * Plain RAM at the address in `r` (its frame's kind, at `kind` + frame, is PAGE_RAM) and, for
+ * size > 1, the access inside one page; else leave (trap).
+ */
+const check = (kind: number, r: Reg, size: number): number[] => [
+  ...get(r), ...k(12), SHRU, 0x2d, 0, ...uleb(kind), EQZ,
   ...(size > 1 ? [...get(r), ...k(4095), AND, ...k(4096 - size), LEU, AND] : []),
   EQZ, ...IF, ...UNREACHABLE, ...END,
 ];
@@ -41,55 +42,61 @@ const addT = (n: number): number[] => [...get('t'), ...k(n), ADD, ...set('t')];
 /** The guest's `outer:` block (MOV EDI/EBP/ESI/EBX/ECX): 5 instructions. */
 const outer = [...k(0x23000), ...set('edi'), ...k(-1), ...set('ebp'), ...k(0x12345678), ...set('esi'), ...k(1), ...set('ebx'), ...k(256), ...set('ecx')];
 
-const body = [
-  ...k(0x80000), ...set('esp'), ...outer, ...k(6), ...set('count'), // MOV ESP + outer
-  ...LOOP, // bit:
-  ...k(0), ...set('t'),
-  ...get('esp'), ...k(4), SUB, ...set('esp'), ...check('esp', 4), ...get('esp'), ...get('ecx'), ...ST32, // PUSH ECX
-  ...get('ebx'), ...k(255), AND, ...set('ebx'), // AND EBX, 0xFF
-  ...get('ebx'), ...k(1), SHL, ...k(0x22000), ADD, ...set('eax'), // LEA EAX, [0x22000 + EBX*2]
-  ...BLOCK, ...get('ebp'), ...k(0xffffff), GTU, 0x0d, 0, // CMP EBP, 0xFFFFFF; JA 1f
-  ...get('ebp'), ...k(8), SHL, ...set('ebp'), ...get('esi'), ...k(8), SHL, ...set('esi'), // SHL EBP, 8; SHL ESI, 8
-  ...check('edi', 1), ...get('edi'), ...LD8, ...set('edx'), // MOVZX EDX, BYTE [EDI]
-  ...get('esi'), ...get('edx'), OR, ...set('esi'), // OR ESI, EDX
-  ...get('edi'), ...k(1), ADD, ...k(0x23fff), AND, ...set('edi'), // INC EDI; AND EDI, 0x23FFF
-  ...addT(6), ...END,
-  ...get('ebp'), ...k(11), SHRU, ...set('edx'), // 1: MOV EDX, EBP; SHR EDX, 11
-  ...check('eax', 2), ...get('eax'), ...LD16, ...set('ecx'), // MOVZX ECX, WORD [EAX]
-  ...get('edx'), ...get('ecx'), MUL, ...set('edx'), // IMUL EDX, ECX
-  ...BLOCK, ...BLOCK, ...get('esi'), ...get('edx'), GEU, 0x0d, 0, // CMP ESI, EDX; JAE 2f
-  ...get('edx'), ...set('ebp'), ...k(0x800), ...get('ecx'), SUB, ...k(5), SHRU, ...set('edx'), // MOV EBP, EDX; MOV EDX, 0x800; SUB EDX, ECX; SHR EDX, 5
-  ...check('eax', 2), ...get('eax'), ...get('eax'), ...LD16, ...get('edx'), ADD, ...ST16, // ADD WORD [EAX], DX
-  ...get('ebx'), ...get('ebx'), ADD, ...set('ebx'), ...addT(7), 0x0c, 1, ...END, // ADD EBX, EBX; JMP 3f
-  ...get('ebp'), ...get('edx'), SUB, ...set('ebp'), ...get('esi'), ...get('edx'), SUB, ...set('esi'), // 2: SUB EBP, EDX; SUB ESI, EDX
-  ...get('ecx'), ...k(5), SHRU, ...set('edx'), // MOV EDX, ECX; SHR EDX, 5
-  ...check('eax', 2), ...get('eax'), ...get('eax'), ...LD16, ...get('edx'), SUB, ...ST16, // SUB WORD [EAX], DX
-  ...get('ebx'), ...get('ebx'), ADD, ...k(1), ADD, ...set('ebx'), ...addT(6), ...END, // LEA EBX, [EBX+EBX+1]
-  ...check('esp', 4), ...get('esp'), ...LD32, ...set('ecx'), ...get('esp'), ...k(4), ADD, ...set('esp'), // 3: POP ECX
-  ...get('ecx'), ...k(1), SUB, ...set('ecx'), // DEC ECX; JNZ bit
-  ...get('count'), ...k(14), ...get('t'), ADD, ADD, ...set('count'),
-  ...get('ecx'), EQZ, ...IF, ...outer, ...get('count'), ...k(6), ADD, ...set('count'), ...END, // JMP outer + outer
+/** The function's body for guest memory laid out as `arena` (PhysMemory.inWasmMemory): exit state at its scratch area. */
+function regionBody(arena: WasmArena): number[] {
+  const chk = (r: Reg, size: number): number[] => check(arena.kindOffset, r, size);
+  return [
+    ...k(0x80000), ...set('esp'), ...outer, ...k(6), ...set('count'), // MOV ESP + outer
+    ...LOOP, // bit:
+    ...k(0), ...set('t'),
+    ...get('esp'), ...k(4), SUB, ...set('esp'), ...chk('esp', 4), ...get('esp'), ...get('ecx'), ...ST32, // PUSH ECX
+    ...get('ebx'), ...k(255), AND, ...set('ebx'), // AND EBX, 0xFF
+    ...get('ebx'), ...k(1), SHL, ...k(0x22000), ADD, ...set('eax'), // LEA EAX, [0x22000 + EBX*2]
+    ...BLOCK, ...get('ebp'), ...k(0xffffff), GTU, 0x0d, 0, // CMP EBP, 0xFFFFFF; JA 1f
+    ...get('ebp'), ...k(8), SHL, ...set('ebp'), ...get('esi'), ...k(8), SHL, ...set('esi'), // SHL EBP, 8; SHL ESI, 8
+    ...chk('edi', 1), ...get('edi'), ...LD8, ...set('edx'), // MOVZX EDX, BYTE [EDI]
+    ...get('esi'), ...get('edx'), OR, ...set('esi'), // OR ESI, EDX
+    ...get('edi'), ...k(1), ADD, ...k(0x23fff), AND, ...set('edi'), // INC EDI; AND EDI, 0x23FFF
+    ...addT(6), ...END,
+    ...get('ebp'), ...k(11), SHRU, ...set('edx'), // 1: MOV EDX, EBP; SHR EDX, 11
+    ...chk('eax', 2), ...get('eax'), ...LD16, ...set('ecx'), // MOVZX ECX, WORD [EAX]
+    ...get('edx'), ...get('ecx'), MUL, ...set('edx'), // IMUL EDX, ECX
+    ...BLOCK, ...BLOCK, ...get('esi'), ...get('edx'), GEU, 0x0d, 0, // CMP ESI, EDX; JAE 2f
+    ...get('edx'), ...set('ebp'), ...k(0x800), ...get('ecx'), SUB, ...k(5), SHRU, ...set('edx'), // MOV EBP, EDX; MOV EDX, 0x800; SUB EDX, ECX; SHR EDX, 5
+    ...chk('eax', 2), ...get('eax'), ...get('eax'), ...LD16, ...get('edx'), ADD, ...ST16, // ADD WORD [EAX], DX
+    ...get('ebx'), ...get('ebx'), ADD, ...set('ebx'), ...addT(7), 0x0c, 1, ...END, // ADD EBX, EBX; JMP 3f
+    ...get('ebp'), ...get('edx'), SUB, ...set('ebp'), ...get('esi'), ...get('edx'), SUB, ...set('esi'), // 2: SUB EBP, EDX; SUB ESI, EDX
+    ...get('ecx'), ...k(5), SHRU, ...set('edx'), // MOV EDX, ECX; SHR EDX, 5
+    ...chk('eax', 2), ...get('eax'), ...get('eax'), ...LD16, ...get('edx'), SUB, ...ST16, // SUB WORD [EAX], DX
+    ...get('ebx'), ...get('ebx'), ADD, ...k(1), ADD, ...set('ebx'), ...addT(6), ...END, // LEA EBX, [EBX+EBX+1]
+    ...chk('esp', 4), ...get('esp'), ...LD32, ...set('ecx'), ...get('esp'), ...k(4), ADD, ...set('esp'), // 3: POP ECX
+    ...get('ecx'), ...k(1), SUB, ...set('ecx'), // DEC ECX; JNZ bit
+    ...get('count'), ...k(14), ...get('t'), ADD, ADD, ...set('count'),
+    ...get('ecx'), EQZ, ...IF, ...outer, ...get('count'), ...k(6), ADD, ...set('count'), ...END, // JMP outer + outer
   0x20, 0, ...get('count'), GTU, 0x0d, 0, // on while the budget allows
-  ...END,
-  ...[L.eax, L.ecx, L.edx, L.ebx, L.esp, L.ebp, L.esi, L.edi].flatMap((l, n) => [...k(RAM + 4096 + n * 4), 0x20, l, ...ST32]),
-  ...get('count'),
-];
+    ...END,
+    ...[L.eax, L.ecx, L.edx, L.ebx, L.esp, L.ebp, L.esi, L.edi].flatMap((l, n) => [...k(arena.scratchOffset + n * 4), 0x20, l, ...ST32]),
+    ...get('count'),
+  ];
+}
 
-/** The hand-written region, instantiated: run(budget) returns the guest instructions done (state at RAM + 4096). */
-export function wasmLoop(): { run: (budget: number) => number; mem: WasmMemory } {
-  if (wasmApi === null) throw new Error('this JavaScript engine has no WebAssembly');
-  const pages = Math.ceil((RAM + 8192) / 65536);
-  const mem = new wasmApi.Memory({ initial: pages, maximum: pages });
+/**
+ * The hand-written region over guest memory in a WebAssembly.Memory: run(budget) returns the
+ * guest instructions done (registers EAX..EDI then at the arena's scratch area).
+ */
+export function wasmLoop(): { run: (budget: number) => number; mem: PhysMemory } {
+  const mem = PhysMemory.inWasmMemory(RAM);
+  if (mem === null || mem.wasm === null) throw new Error('no WebAssembly memory here');
   const m = new ModuleBuilder();
-  m.importMemory('e', 'm', pages);
-  m.export('run', m.func(1, 1, 10, new Code().op(...body)));
-  const inst = new wasmApi.Instance(new wasmApi.Module(m.bytes()), { e: { m: mem } });
+  m.importMemory('e', 'm', mem.wasm.memory.buffer.byteLength / 65536);
+  m.export('run', m.func(1, 1, 10, new Code().op(...regionBody(mem.wasm))));
+  const inst = new wasmApi!.Instance(new wasmApi!.Module(m.bytes()), { e: { m: mem.wasm.memory } }); // inWasmMemory had it
   return { run: inst.exports.run as (budget: number) => number, mem };
 }
 
-/** ts86 on the same guest, from the start, for `n` instructions: registers and the probability table. */
-export function ts86(n: number): { regs: number[]; probs: Uint8Array; seconds: number } {
-  const mem = new PhysMemory(RAM);
+/** ts86 on the same guest, from the start, for `n` instructions (guest memory in a WebAssembly.Memory with `arena`): registers and the probability table. */
+export function ts86(n: number, arena = false): { regs: number[]; probs: Uint8Array; seconds: number } {
+  const mem = arena ? PhysMemory.inWasmMemory(RAM)! : new PhysMemory(RAM);
   const cpu = new Cpu(mem, { ioRead: () => 0xff, ioWrite: () => {} }, {});
   mem.ram.set(LZMA, 0x10000);
   initGuestData(mem.ram);
@@ -101,14 +108,14 @@ export function ts86(n: number): { regs: number[]; probs: Uint8Array; seconds: n
 }
 
 /** The wasm run's registers (EAX..EDI) and probability table. */
-export function wasmState(mem: WasmMemory): { regs: number[]; probs: Uint8Array } {
-  return { regs: Array.from(new Uint32Array(mem.buffer, RAM + 4096, 8)), probs: new Uint8Array(mem.buffer).slice(0x22000, 0x22200) };
+export function wasmState(mem: PhysMemory): { regs: number[]; probs: Uint8Array } {
+  return { regs: Array.from(new Uint32Array(mem.wasm!.memory.buffer, mem.wasm!.scratchOffset, 8)), probs: mem.ram.slice(0x22000, 0x22200) };
 }
 
 /** A fresh run of the hand-written region for `budget` instructions (at least; it stops at a loop edge): its count and state. */
 export function wasmRun(budget: number): { done: number; regs: number[]; probs: Uint8Array } {
   const { run, mem } = wasmLoop();
-  initGuestData(new Uint8Array(mem.buffer, 0, RAM));
+  initGuestData(mem.ram);
   const done = run(budget);
   return { done, ...wasmState(mem) };
 }
@@ -117,7 +124,7 @@ const isMain = import.meta.url === `file://${process.argv[1]}` && process.argv[1
 if (isMain) {
   const n = Number(process.env.BENCH_INSNS ?? 300_000_000);
   const { run, mem } = wasmLoop();
-  const ram = new Uint8Array(mem.buffer, 0, RAM);
+  const ram = mem.ram;
   initGuestData(ram);
   // Correctness first: a short run, then ts86 to the same instruction count.
   const short = run(5_000_000);

@@ -1,4 +1,5 @@
 import type { MmioIo } from '../cpu/interfaces';
+import { wasmApi, type WasmMemory } from '../cpu/wasm-encode';
 
 /** Page kinds, one byte per 4 KiB physical frame below the end of RAM. */
 export const PAGE_RAM = 0;
@@ -9,6 +10,18 @@ export const PAGE_MMIO = 1;
  * translations): writes go through `onTrackedWrite` first so exactly those are dropped.
  */
 export const PAGE_TRACKED = 2;
+
+/**
+ * Guest memory inside one WebAssembly.Memory, laid out for code compiled to WebAssembly:
+ * RAM at offset 0 (a guest physical address is its own linear-memory address), the frame
+ * kinds (PhysMemory.frameKind) at `kindOffset`, and a scratch area of SCRATCH_BYTES at
+ * `scratchOffset` where compiled code and the CPU exchange registers and exit state. The
+ * memory's size is fixed (no grow: growing would detach every view over it).
+ */
+export interface WasmArena { memory: WasmMemory; kindOffset: number; scratchOffset: number }
+export const SCRATCH_BYTES = 65536;
+/** WebAssembly's 32-bit memories hold at most 65536 pages of 64 KiB. */
+const WASM_MAX_PAGES = 65536;
 
 const NO_MMIO: MmioIo = {
   mmioRead: (_a, size) => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff),
@@ -50,20 +63,50 @@ export class PhysMemory {
   mmioHits = 0;
   /** Called before a write of `size` bytes at `off` in a PAGE_TRACKED frame lands. */
   onTrackedWrite: (frame: number, off: number, size: number) => void = () => {};
+  /** Where RAM and the frame kinds sit in a WebAssembly.Memory (PhysMemory.inWasmMemory), or null. */
+  readonly wasm: WasmArena | null = null;
 
-  constructor(ramBytes: number | ArrayBuffer, mmio?: MmioIo) {
-    const buf = typeof ramBytes === 'number' ? new ArrayBuffer(ramBytes) : ramBytes;
-    if (buf.byteLength % 4096 !== 0) throw new Error(`RAM size ${buf.byteLength} is not a multiple of 4 KiB`);
-    this.ram = new Uint8Array(buf);
-    this.ram16 = new Uint16Array(buf);
-    this.ram32 = new Int32Array(buf);
-    this.view = new DataView(buf);
-    this.ramSize = buf.byteLength;
+  /**
+   * RAM of `ramBytes` bytes (a multiple of 4 KiB), or the given buffer as RAM (KVM's
+   * guest memory); `arena`: RAM and the frame kinds inside a WebAssembly.Memory (see
+   * inWasmMemory, which builds it).
+   */
+  constructor(ramBytes: number | ArrayBuffer, mmio?: MmioIo, arena?: WasmArena & { ramSize: number }) {
+    const buf = arena ? arena.memory.buffer : typeof ramBytes === 'number' ? new ArrayBuffer(ramBytes) : ramBytes;
+    const size = arena ? arena.ramSize : buf.byteLength;
+    if (size % 4096 !== 0) throw new Error(`RAM size ${size} is not a multiple of 4 KiB`);
+    this.ram = new Uint8Array(buf, 0, size);
+    this.ram16 = new Uint16Array(buf, 0, size / 2);
+    this.ram32 = new Int32Array(buf, 0, size / 4);
+    this.view = new DataView(buf, 0, size);
+    this.ramSize = size;
     const frames = this.ramSize / 4096;
-    this.frameKind = new Uint8Array(Math.max(1 << 20, frames));
+    this.frameKind = arena ? new Uint8Array(buf, arena.kindOffset, Math.max(1 << 20, frames)) : new Uint8Array(Math.max(1 << 20, frames));
     this.frameKind.fill(PAGE_MMIO, frames);
     this.pageKind = this.frameKind.subarray(0, frames);
     this.mmio = mmio ?? NO_MMIO;
+    if (arena) this.wasm = { memory: arena.memory, kindOffset: arena.kindOffset, scratchOffset: arena.scratchOffset };
+  }
+
+  /**
+   * Guest memory of `ramBytes` inside a WebAssembly.Memory (WasmArena's layout), or null
+   * where that cannot be had: no WebAssembly in this engine, more than a 32-bit memory
+   * holds, or the host refusing the allocation. Everything else behaves as `new
+   * PhysMemory(ramBytes, mmio)`.
+   */
+  static inWasmMemory(ramBytes: number, mmio?: MmioIo): PhysMemory | null {
+    if (wasmApi === null || !Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % 4096 !== 0) return null;
+    const kindOffset = ramBytes, kindBytes = Math.max(1 << 20, ramBytes / 4096);
+    const scratchOffset = kindOffset + Math.ceil(kindBytes / 4096) * 4096;
+    const pages = Math.ceil((scratchOffset + SCRATCH_BYTES) / 65536);
+    if (pages > WASM_MAX_PAGES) return null;
+    let memory: WasmMemory;
+    try {
+      memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+    } catch {
+      return null; // RangeError: the host would not reserve it
+    }
+    return new PhysMemory(ramBytes, mmio, { memory, kindOffset, scratchOffset, ramSize: ramBytes });
   }
 
   isRam(phys: number): boolean {

@@ -15,4 +15,10 @@ describe('bench/wasm-region: the hand-written wasm region', () => {
       expect(Buffer.from(w.probs).equals(Buffer.from(ref.probs)), `table after ${w.done}`).toBe(true);
     }
   });
+
+  it('ts86 runs the guest the same on memory inside a WebAssembly.Memory', () => {
+    const plain = ts86(300_000), arena = ts86(300_000, true);
+    expect(arena.regs).toEqual(plain.regs);
+    expect(Buffer.from(arena.probs).equals(Buffer.from(plain.probs))).toBe(true);
+  });
 });

@@ -157,7 +157,7 @@ export class Lockstep {
       throw new LockstepUnavailable(e instanceof KvmError ? e.message : String(e));
     }
     this.mem = new PhysMemory(RAM_BYTES);
-    this.ibuf = Buffer.from(this.mem.ram.buffer);
+    this.ibuf = Buffer.from(this.mem.ram.buffer, this.mem.ram.byteOffset, this.mem.ram.length);
     this.cpu = new Cpu(this.mem, NO_IO);
     this.cpu.reset();
     // One CPUID on both sides: the interpreter's policy (no x87 unit attached here).
