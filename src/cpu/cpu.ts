@@ -17,6 +17,7 @@ import type { FpuHost } from './fpu-iface';
 import { Block, BLOCK_MAX, continuesBlock, regionSuccessors, REGION_BLOCKS, REGION_INSNS } from './block';
 import { compileRegion, type BlockFn } from './jit';
 import { compileThresholdDefault, fastPathDefaults } from './fastpaths';
+import { compileRegionWasm } from './wasm-jit';
 
 /** Thrown (one preallocated instance) to abandon an instruction that faulted. Never escapes Cpu.run. */
 export class CpuFault {
@@ -76,6 +77,12 @@ export interface CpuOptions {
   repFast?: boolean;
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
+  /**
+   * EXPERIMENTAL: regions compiled to WebAssembly where wasm-jit.ts has forms for all their
+   * instructions (needs compile, ramFast and guest memory from PhysMemory.inWasmMemory;
+   * default off, or TS86_WASM=1).
+   */
+  wasm?: boolean;
 }
 
 /** Entries of the fetch-page cache (a power of two). */
@@ -214,6 +221,9 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly chainEnabled: boolean;
   readonly ramFastEnabled: boolean;
   readonly regionsEnabled: boolean;
+  readonly wasmEnabled: boolean;
+  /** Regions compiled to WebAssembly (wasm-jit.ts). */
+  statWasm = 0;
   /** REP MOVS/STOS and REPNE SCASB run a page at a time through the typed arrays (see ops-data repLoop). */
   readonly repFastEnabled: boolean;
   readonly compileThreshold: number;
@@ -256,6 +266,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
     this.ramFastEnabled = this.compileEnabled && (opts.ramFast ?? fp.ramFast);
     this.regionsEnabled = this.loopsEnabled && (opts.regions ?? fp.regions);
+    this.wasmEnabled = this.ramFastEnabled && mem.wasm !== null && (opts.wasm ?? (typeof process !== 'undefined' && process.env.TS86_WASM === '1'));
     this.repFastEnabled = opts.repFast ?? fp.repFast;
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
@@ -1129,7 +1140,13 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      const { fn, blocks } = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
+      const region = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
+      const blocks = region.blocks;
+      let fn = region.fn;
+      if (this.wasmEnabled) {
+        const w = compileRegionWasm(blocks, this.mem, fn);
+        if (w !== null) { fn = w.fn; this.statWasm++; }
+      }
       for (const rb of blocks) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
       fn(this, end);

@@ -196,7 +196,9 @@ export class Machine {
       }
     }
     // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
-    this.mem = new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
+    // TS86_WASM=1 (experimental): guest memory in a WebAssembly.Memory for the WebAssembly region tier.
+    const arena = !this.kvm && typeof process !== 'undefined' && process.env.TS86_WASM === '1' ? PhysMemory.inWasmMemory(ramBytes, this.platform.bus) : null;
+    this.mem = arena ?? new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;

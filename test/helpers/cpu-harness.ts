@@ -64,7 +64,7 @@ export class Harness {
   lastExit: Exit = Exit.Budget;
 
   constructor(mib = 1, opts: CpuOptions = {}) {
-    this.mem = new PhysMemory(mib << 20);
+    this.mem = (opts.wasm ? PhysMemory.inWasmMemory(mib << 20) : null) ?? new PhysMemory(mib << 20);
     this.cpu = new Cpu(this.mem, this.io, opts);
   }
 
