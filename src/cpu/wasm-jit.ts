@@ -1,4 +1,5 @@
-// EXPERIMENTAL (branch wasm-tier): regions compiled to WebAssembly instead of JavaScript.
+// EXPERIMENTAL, off by default (TS86_WASM=1, Cpu option wasm): regions compiled to
+// WebAssembly instead of JavaScript (bench/wasm-region.ts measures what that can gain).
 //
 // Scope of this first version: regions whose every instruction is in a small set (32-bit
 // MOV, LEA, ALU and TEST without carry-in, Jcc after a known producer in the same block,
