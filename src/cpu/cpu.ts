@@ -78,9 +78,9 @@ export interface CpuOptions {
   /** Runs of a block through the interpreting executor before it is compiled (default 2000 or TS86_JIT_THRESHOLD; 1 compiles at once, for tests). */
   compileThreshold?: number;
   /**
-   * EXPERIMENTAL: regions compiled to WebAssembly where wasm-jit.ts has forms for all their
-   * instructions (needs compile, ramFast and guest memory from PhysMemory.inWasmMemory;
-   * default off, or TS86_WASM=1).
+   * Regions compiled to WebAssembly where wasm-jit.ts has forms for all their instructions
+   * and paging is off (fast path; default on; needs compile, regions, ramFast and guest
+   * memory from PhysMemory.inWasmMemory).
    */
   wasm?: boolean;
 }
@@ -93,11 +93,14 @@ const CODE_KEY = 1 << 30;
 
 export class Cpu implements RmapOwner, FpuHost {
   // ---- registers -------------------------------------------------------
-  private readonly regBuf = new ArrayBuffer(4 * 18);
-  /** Low 32 bits of the 16 GPRs; index 16 is REG_ZERO (always 0), 17 scratch. */
-  readonly r32 = new Int32Array(this.regBuf);
-  readonly r16 = new Uint16Array(this.regBuf);
-  readonly r8 = new Uint8Array(this.regBuf);
+  /**
+   * Low 32 bits of the 16 GPRs; index 16 is REG_ZERO (always 0), 17 scratch. With guest
+   * memory in a WebAssembly arena they live at the start of its scratch area, where
+   * WebAssembly regions (wasm-jit.ts) read and write them in place.
+   */
+  readonly r32: Int32Array;
+  readonly r16: Uint16Array;
+  readonly r8: Uint8Array;
   /** High 32 bits of the GPRs (long mode, later). */
   readonly rhi = new Int32Array(16);
   eip = 0;
@@ -224,6 +227,14 @@ export class Cpu implements RmapOwner, FpuHost {
   readonly wasmEnabled: boolean;
   /** Regions compiled to WebAssembly (wasm-jit.ts). */
   statWasm = 0;
+  /** WebAssembly region calls that ran the module, instructions they ran, and calls that stopped before an instruction needing the interpreter (return 0). */
+  statWasmRuns = 0;
+  statWasmInsns = 0;
+  statWasmStops = 0;
+  /** Direct calls from one WebAssembly region to another (through the entry map, without the run loop). */
+  statWasmChains = 0;
+  /** Calls whose entry conditions did not hold (the JavaScript region ran). */
+  statWasmFallbacks = 0;
   /** REP MOVS/STOS and REPNE SCASB run a page at a time through the typed arrays (see ops-data repLoop). */
   readonly repFastEnabled: boolean;
   readonly compileThreshold: number;
@@ -253,6 +264,12 @@ export class Cpu implements RmapOwner, FpuHost {
   private codeGenNext = 1;
 
   constructor(mem: PhysMemory, io: PortIo, opts: CpuOptions = {}) {
+    const w = mem.wasm;
+    const regBuf = w ? w.memory.buffer : new ArrayBuffer(4 * 18), regOff = w ? w.scratchOffset : 0;
+    this.r32 = new Int32Array(regBuf, regOff, 18);
+    this.r16 = new Uint16Array(regBuf, regOff, 36);
+    this.r8 = new Uint8Array(regBuf, regOff, 72);
+    this.r32.fill(0);
     this.mem = mem;
     this.io = io;
     const fp = fastPathDefaults();
@@ -266,7 +283,7 @@ export class Cpu implements RmapOwner, FpuHost {
     this.chainEnabled = this.compileEnabled && this.linksEnabled && (opts.chain ?? fp.chain);
     this.ramFastEnabled = this.compileEnabled && (opts.ramFast ?? fp.ramFast);
     this.regionsEnabled = this.loopsEnabled && (opts.regions ?? fp.regions);
-    this.wasmEnabled = this.ramFastEnabled && mem.wasm !== null && (opts.wasm ?? (typeof process !== 'undefined' && process.env.TS86_WASM === '1'));
+    this.wasmEnabled = this.ramFastEnabled && this.regionsEnabled && mem.wasm !== null && (opts.wasm ?? fp.wasm);
     this.repFastEnabled = opts.repFast ?? fp.repFast;
     this.compileThreshold = Math.max(1, opts.compileThreshold ?? compileThresholdDefault());
     this.codeCache = new Array<Insn[] | undefined>(mem.pageKind.length);
@@ -1143,7 +1160,8 @@ export class Cpu implements RmapOwner, FpuHost {
       const region = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
       const blocks = region.blocks;
       let fn = region.fn;
-      if (this.wasmEnabled) {
+      // WebAssembly regions run only with paging off (wasm-jit.ts): none is built while it is on.
+      if (this.wasmEnabled && !this.paging) {
         const w = compileRegionWasm(blocks, this.mem, fn);
         if (w !== null) { fn = w.fn; this.statWasm++; }
       }

@@ -18,7 +18,9 @@
 // compiled together with the blocks its branches reach on the same page, and branches
 // between them stay inside the compiled function; off: one block per function), repFast
 // (REP MOVS/STOS and REPNE SCASB over plain RAM run a page at a time as typed-array
-// copies, fills and scans instead of one access per iteration).
+// copies, fills and scans instead of one access per iteration), wasm (regions whose
+// instructions all have forms in wasm-jit.ts compiled to WebAssembly over guest memory in a
+// WebAssembly.Memory, where paging is off; needs compile, regions and ramFast).
 
 export interface FastPaths {
   decodeCache: boolean;
@@ -32,13 +34,14 @@ export interface FastPaths {
   ramFast: boolean;
   regions: boolean;
   repFast: boolean;
+  wasm: boolean;
 }
 
-export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast', 'regions', 'repFast'];
+export const FAST_PATH_NAMES: readonly (keyof FastPaths)[] = ['decodeCache', 'tlb', 'blocks', 'compile', 'links', 'sideExits', 'loops', 'chain', 'ramFast', 'regions', 'repFast', 'wasm'];
 
 /** Parses a TS86_FASTPATHS value (see above); unknown names are an error so a typo cannot silently test the wrong thing. */
 export function parseFastPaths(spec: string | undefined): FastPaths {
-  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on, regions: on, repFast: on });
+  const all = (on: boolean): FastPaths => ({ decodeCache: on, tlb: on, blocks: on, compile: on, links: on, sideExits: on, loops: on, chain: on, ramFast: on, regions: on, repFast: on, wasm: on });
   const s = (spec ?? '').trim();
   if (s === '' || s === 'on') return all(true);
   if (s === 'off') return all(false);

@@ -5,8 +5,10 @@
 
 /** The WebAssembly JS API as used here (the project's TypeScript libs do not declare it). */
 export interface WasmMemory { readonly buffer: ArrayBuffer }
+export interface WasmTable { grow(n: number): number; set(i: number, f: unknown): void; readonly length: number }
 export interface WasmApi {
   Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
+  Table: new (d: { initial: number; element: 'anyfunc' }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
@@ -77,6 +79,10 @@ export class Code {
   br(label: number): this { this.out.push(0x0c, ...uleb(label)); return this; }
   brIf(label: number): this { this.out.push(0x0d, ...uleb(label)); return this; }
   call(func: number): this { this.out.push(0x10, ...uleb(func)); return this; }
+  /** Tail call (the tail-call extension, WebAssembly 3.0 return_call). */
+  returnCall(func: number): this { this.out.push(0x12, ...uleb(func)); return this; }
+  /** Tail call through table 0 with function type `type` (return_call_indirect); the table index on the stack. */
+  returnCallIndirect(type: number): this { this.out.push(0x13, ...uleb(type), 0x00); return this; }
   /** The body's bytes, with the final `end`. */
   bytes(): number[] {
     if (this.depth !== 0) throw new Error(`${this.depth} block(s) not ended`);
@@ -93,6 +99,7 @@ export class ModuleBuilder {
   private readonly types: number[][] = [];
   private readonly funcImports: number[][] = [];
   private memImport: number[] | null = null;
+  private tableImport: number[] | null = null;
   private readonly funcs: { type: number; locals: number; code: Code }[] = [];
   private readonly exports: number[][] = [];
 
@@ -117,6 +124,11 @@ export class ModuleBuilder {
     this.memImport = [...name(module), ...name(field), 0x02, 0x01, ...uleb(pages), ...uleb(pages)];
   }
 
+  /** Imports a growable table of function references (table 0) of at least `min` entries. */
+  importTable(module: string, field: string, min: number): void {
+    this.tableImport = [...name(module), ...name(field), 0x01, 0x70, 0x00, ...uleb(min)];
+  }
+
   /** Adds a function with `locals` i32 locals after its parameters; returns its index. */
   func(params: number, results: number, locals: number, code: Code): number {
     this.funcs.push({ type: this.type(params, results), locals, code });
@@ -126,7 +138,7 @@ export class ModuleBuilder {
   export(field: string, func: number): void { this.exports.push([...name(field), 0x00, ...uleb(func)]); }
 
   bytes(): Uint8Array {
-    const imports = [...this.funcImports, ...(this.memImport ? [this.memImport] : [])];
+    const imports = [...this.funcImports, ...(this.tableImport ? [this.tableImport] : []), ...(this.memImport ? [this.memImport] : [])];
     const bodies = this.funcs.map((f) => {
       const b = [...(f.locals > 0 ? vec([[...uleb(f.locals), I32]]) : uleb(0)), ...f.code.bytes()];
       return [...uleb(b.length), ...b];

@@ -3,6 +3,7 @@
 import { AioContext } from '../aio/aio-context';
 import { HostClock, VirtualClock, type Clock } from '../aio/clock';
 import { SliceSizer } from './slice-sizer';
+import { fastPathDefaults } from '../cpu/fastpaths';
 import { Cpu, type CpuOptions } from '../cpu/cpu';
 import { Exit } from '../cpu/interfaces';
 import { AR_DB, AR_G, AR_P, AR_S, CS } from '../cpu/consts';
@@ -196,8 +197,9 @@ export class Machine {
       }
     }
     // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
-    // TS86_WASM=1 (experimental): guest memory in a WebAssembly.Memory for the WebAssembly region tier.
-    const arena = !this.kvm && typeof process !== 'undefined' && process.env.TS86_WASM === '1' ? PhysMemory.inWasmMemory(ramBytes, this.platform.bus) : null;
+    // Guest memory in a WebAssembly.Memory for the WebAssembly region tier (the wasm fast
+    // path; where the engine cannot give one, plain memory and no WebAssembly regions).
+    const arena = !this.kvm && (config.cpu?.wasm ?? fastPathDefaults().wasm) ? PhysMemory.inWasmMemory(ramBytes, this.platform.bus) : null;
     this.mem = arena ?? new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;

@@ -19,7 +19,7 @@ export const PAGE_TRACKED = 2;
  * memory's size is fixed (no grow: growing would detach every view over it).
  */
 export interface WasmArena { memory: WasmMemory; kindOffset: number; scratchOffset: number }
-export const SCRATCH_BYTES = 65536;
+export const SCRATCH_BYTES = 0x20000;
 /** WebAssembly's 32-bit memories hold at most 65536 pages of 64 KiB. */
 const WASM_MAX_PAGES = 65536;
 

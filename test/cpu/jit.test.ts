@@ -884,9 +884,9 @@ describe('block corners (interp, blocks, compiled)', () => {
 
 describe('TS86_FASTPATHS', () => {
   it('parses on, off and per-path lists, and rejects unknown names', () => {
-    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true, regions: true, repFast: true });
-    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false, sideExits: false, loops: false, chain: false, ramFast: false, regions: false, repFast: false });
-    expect(parseFastPaths('-compile, tlb=off, -loops')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true, sideExits: true, loops: false, chain: true, ramFast: true, regions: true, repFast: true });
+    expect(parseFastPaths(undefined)).toEqual({ decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: true, regions: true, repFast: true, wasm: true });
+    expect(parseFastPaths('off')).toEqual({ decodeCache: false, tlb: false, blocks: false, compile: false, links: false, sideExits: false, loops: false, chain: false, ramFast: false, regions: false, repFast: false, wasm: false });
+    expect(parseFastPaths('-compile, tlb=off, -loops')).toEqual({ decodeCache: true, tlb: false, blocks: true, compile: false, links: true, sideExits: true, loops: false, chain: true, ramFast: true, regions: true, repFast: true, wasm: true });
     expect(parseFastPaths('-repFast').repFast).toBe(false);
     expect(() => parseFastPaths('-jitt')).toThrow(/unknown fast path 'jitt'/);
   });
