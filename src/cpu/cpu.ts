@@ -293,7 +293,8 @@ export class Cpu implements RmapOwner, FpuHost {
       if (tracked) mem.pageKind[frame] |= PAGE_TRACKED; else mem.pageKind[frame] &= ~PAGE_TRACKED;
     };
     mem.onTrackedWrite = (frame, off, size) => this.rmap.write(frame, off, size);
-    this.tlb = new Tlb(this.rmap, 0, 4, opts.tlbKeepAcrossCr3 ?? true);
+    // With guest memory in a WebAssembly arena the TLB tables live there too (wasm-jit.ts reads them).
+    this.tlb = new Tlb(this.rmap, 0, 4, opts.tlbKeepAcrossCr3 ?? true, mem.wasm ? (s) => mem.arenaTlbTable(s) : null);
     this.tlbCur = this.tlb.cur;
     this.reset();
   }
@@ -823,7 +824,7 @@ export class Cpu implements RmapOwner, FpuHost {
   jitTlb(): Int32Array {
     if (this.paging) return this.tlbCur;
     if (this.identTlb === null || this.identTlbMask !== this.a20Mask) {
-      const t = this.identTlb ??= new Int32Array(1 << 20);
+      const t = this.identTlb ??= this.mem.arenaTlbTable(4) ?? new Int32Array(1 << 20);
       const all = TLB_V | TLB_W | TLB_U | TLB_D | TLB_X;
       for (let pg = 0; pg < t.length; pg++) {
         const phys = (pg << 12) & this.a20Mask;
@@ -1157,13 +1158,22 @@ export class Cpu implements RmapOwner, FpuHost {
       }
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
-      const region = compileRegion(this.buildRegion(b), { loops: this.loopsEnabled, ramFast: this.ramFastEnabled });
-      const blocks = region.blocks;
-      let fn = region.fn;
-      // WebAssembly regions run only with paging off (wasm-jit.ts): none is built while it is on.
-      if (this.wasmEnabled && !this.paging) {
-        const w = compileRegionWasm(blocks, this.mem, fn);
+      const opts = { loops: this.loopsEnabled, ramFast: this.ramFastEnabled };
+      let blocks = this.buildRegion(b);
+      let fn: BlockFn | null = null;
+      if (this.wasmEnabled) {
+        // The JavaScript form (what runs when the WebAssembly one cannot) is compiled when
+        // first needed (most regions never need it), with every block of the region: the
+        // WebAssembly form hands over at any of them.
+        const all = blocks;
+        let js: BlockFn | null = null;
+        const w = compileRegionWasm(all, this.mem, (cpu, e) => (js ??= compileRegion(all, { ...opts, uncapped: true }).fn)(cpu, e));
         if (w !== null) { fn = w.fn; this.statWasm++; }
+      }
+      if (fn === null) {
+        const region = compileRegion(blocks, opts);
+        blocks = region.blocks;
+        fn = region.fn;
       }
       for (const rb of blocks) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
@@ -1446,10 +1456,11 @@ export class Cpu implements RmapOwner, FpuHost {
   invlpg(lin: number): void { this.resetFetchPage(); this.tlb.invalidatePage(lin >>> 12); }
 
   /** MMU counters for --stats and the API. */
-  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number; blocks: number; compiled: number; compiledBlocks: number; blockRuns: number } } {
+  mmuStats(): { tlb: TlbStats; rmap: RmapStats; code: { decodes: number; cacheHits: number; invalidations: number; blocks: number; compiled: number; compiledBlocks: number; blockRuns: number; wasm: { regions: number; runs: number; chains: number; instructions: number; stops: number; fallbacks: number } } } {
     return {
       tlb: { ...this.tlb.stats, hits: this.statTlbHits }, rmap: { ...this.rmap.stats },
-      code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations, blocks: this.statBlocks, compiled: this.statCompiled, compiledBlocks: this.statCompiledBlocks, blockRuns: this.statBlockRuns },
+      code: { decodes: this.statDecodes, cacheHits: this.statCacheHits, invalidations: this.statCodeInvalidations, blocks: this.statBlocks, compiled: this.statCompiled, compiledBlocks: this.statCompiledBlocks, blockRuns: this.statBlockRuns,
+        wasm: { regions: this.statWasm, runs: this.statWasmRuns, chains: this.statWasmChains, instructions: this.statWasmInsns, stops: this.statWasmStops, fallbacks: this.statWasmFallbacks } },
     };
   }
 

@@ -424,7 +424,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
         const sv = s === 4 ? `(${a} | 0)` : `((${a} << ${32 - bits}) >> ${32 - bits})`;
         calc = `${x} = (${sv} >> ${c}) ${mask}, ${cf} = (${sv} >> ${c1}) & 1`;
       } else calc = `${x} = (${a} << ${c}) ${mask}, ${cf} = ((${a} >>> ${cb}) & 1) | ((((${x} >>> ${top}) ^ (${a} >>> ${cb})) & 1) << 11)`;
-      return { calc, stores: `cpu.setLazySZP(${x}, ${s}, ${cf}${i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`});` };
+      return { calc, stores: `cpu.setLazySZP(${i.reg === 7 ? AF0 : ''}${x}, ${s}, ${cf}${i.reg === 7 ? '' : ` | (cpu.flags & ${0x10})`});` };
     };
     const shiftKind = i.reg === 4 || i.reg === 5 || i.reg === 6 || i.reg === 7;
     if (shiftKind && count !== '(r1 & 31)' && Number(count) < bits) {
@@ -508,7 +508,7 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const other = i.op === 0x1af ? `(r${i.reg} >>> 0)` : String(i.imm >>> 0);
     // As A.imul2: the low half of the signed product; CF=OF=(it does not fit).
     const code = `${e.pre}const ${b} = ${e.get}, ${a} = ${other}, ${lo} = Math.imul(${b}, ${a}) >>> 0; r${i.reg} = ${lo} | 0; `;
-    const stores = `cpu.setLazySZP(${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`;
+    const stores = `cpu.setLazySZP(${AF0}${lo}, 4, ${ref(A.imul32Fits)}(${b}, ${a}, ${lo}) ? 0 : ${CF | 0x800});`;
     return e.mem ? memProducer(g, code, stores, null, true) : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   if (h === A.mulE && s === 4) {
@@ -517,11 +517,18 @@ function emitInsn(g: Gen, i: Insn, k: number, flags: Flags | null, ref: (x: unkn
     const a = `a${v}`, b = `b${v}`, lo = `x${v}`, hi = `h${v}`;
     // As A.mulE (EDX:EAX := EAX * E; CF=OF=(EDX != 0); SF/ZF/PF from the low half).
     const code = `${e.pre}const ${b} = ${e.get}, ${a} = r0 >>> 0, ${lo} = Math.imul(${a}, ${b}) >>> 0, ${hi} = ${ref(A.mulHiU32)}(${a}, ${b}); r0 = ${lo} | 0; r2 = ${hi} | 0; `;
-    const stores = `cpu.setLazySZP(${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`;
+    const stores = `cpu.setLazySZP(${AF0}${lo}, 4, ${hi} !== 0 ? ${CF | 0x800} : 0);`;
     return e.mem ? memProducer(g, code, stores, null, true) : { code, touches: false, flags: null, lazy: stores, pure: true };
   }
   return null;
 }
+
+/**
+ * Marks deferred stores that clear the raw AF bit of cpu.flags (setLazySZP without AF: SAR,
+ * MUL, IMUL). When such stores are dropped as dead, that clearing must still happen: a
+ * later SHL/SHR keeps the raw bit as its (undefined) AF, as the interpreter's shiftOp does.
+ */
+const AF0 = '/*AF0*/';
 
 let regionSerial = 0;
 
@@ -555,6 +562,8 @@ export interface JitOptions {
   loops: boolean;
   /** Aligned RAM operands inline (switch ramFast). */
   ramFast: boolean;
+  /** Keep every block however long the source (default: up to MAX_SOURCE characters). */
+  uncapped?: boolean;
 }
 
 /**
@@ -609,6 +618,8 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
     // a handler, code reading the Cpu's flag state, leaving the block — emits them first.
     let pending = '';
     const flush = (): string => { const p = pending; pending = ''; return p; };
+    /** What dropping the deferred stores unflushed must still do (see AF0). */
+    const residue = (): string => (pending.includes(AF0) ? `cpu.flags &= ${~0x10}; ` : '');
     for (let k = 0; k < n; k++) {
       const i = b.insns[k];
       const cur = `((e0 + ${off}) >>> 0)`, next = `((e0 + ${off + i.len}) >>> 0)`;
@@ -691,14 +702,15 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
             // slow path emits them first.
             const own = g.ramFast ? em.lazy ?? '' : '';
             const check = own !== '' ? `if (ab) { ab = false; if (cpu.blockAbort || m.mmioHits !== mh) { ${own} return false; } }` : abortSlow;
-            if (g.ramFast) code = `${em.pure ? '' : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending} ab = true;`)} ${check}`;
+            const res = em.pure && (em.flags !== undefined || own !== '') ? residue() : '';
+            if (g.ramFast) code = `${em.pure ? res : flush()}${em.code.replace('/*SYNC*/', `${sync} ${pending} ab = true;`)} ${check}`;
             else code = `${flush()}${sync} ${em.code.replace('/*SYNC*/', '')} ${abort}`;
             if (em.flags !== undefined) pending = ''; // it stored its own flags: the deferred ones are dead
             if (own !== '') pending = own;
           }
-          else if (em.lazy !== undefined) { code = (em.pure ? '' : flush()) + em.code; pending = em.partial ? `${pending} ${em.lazy}` : em.lazy; }
+          else if (em.lazy !== undefined) { code = (em.pure ? (em.partial ? '' : residue()) : flush()) + em.code; pending = em.partial ? `${pending} ${em.lazy}` : em.lazy; }
           else {
-            code = (em.pure ? '' : flush()) + em.code;
+            code = (em.pure ? (em.flags !== undefined ? residue() : '') : flush()) + em.code;
             if (em.flags !== undefined) pending = ''; // it stored its own flags (all of them): the deferred ones are dead
           }
           if (em.flags !== undefined) flags = em.flags;
@@ -720,7 +732,8 @@ export function compileRegion(blocks: Block[], opts: JitOptions): { fn: BlockFn;
   // generate again (edges to the dropped blocks must leave the function) before building
   // the function's source.
   let keep = 0;
-  for (let sum = 0; keep < blocks.length && (keep === 0 || sum + sizes[keep] <= MAX_SOURCE); keep++) sum += sizes[keep];
+  const cap = opts.uncapped ? Infinity : MAX_SOURCE;
+  for (let sum = 0; keep < blocks.length && (keep === 0 || sum + sizes[keep] <= cap); keep++) sum += sizes[keep];
   if (keep < blocks.length) return compileRegion(blocks.slice(0, keep), opts);
   const segs = [...g.segs].sort();
   const segLoad = segs.map((s) => `sb${s} = cpu.segBase[${s}]; nr${s} = cpu.segFull[${s}] & 1 ? nr : ${NEVER}; nw${s} = cpu.segFull[${s}] & 2 ? nw : ${NEVER};`).join(' ') + ' st32 = cpu.stack32;';

@@ -86,10 +86,13 @@ export class Code {
   /** The body's bytes, with the final `end`. */
   bytes(): number[] {
     if (this.depth !== 0) throw new Error(`${this.depth} block(s) not ended`);
-    return [...this.out, 0x0b];
+    const b = this.out.slice();
+    b.push(0x0b);
+    return b;
   }
 }
 
+function append(dst: number[], src: number[]): void { for (let k = 0; k < src.length; k++) dst.push(src[k]); }
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const name = (s: string): number[] => { const b = [...new TextEncoder().encode(s)]; return [...uleb(b.length), ...b]; };
 const section = (id: number, body: number[]): number[] => (body.length === 0 ? [] : [id, ...uleb(body.length), ...body]);
@@ -139,17 +142,30 @@ export class ModuleBuilder {
 
   bytes(): Uint8Array {
     const imports = [...this.funcImports, ...(this.tableImport ? [this.tableImport] : []), ...(this.memImport ? [this.memImport] : [])];
+    // Function bodies can be tens of kilobytes: appended with loops, not spread.
     const bodies = this.funcs.map((f) => {
-      const b = [...(f.locals > 0 ? vec([[...uleb(f.locals), I32]]) : uleb(0)), ...f.code.bytes()];
-      return [...uleb(b.length), ...b];
+      const head = f.locals > 0 ? vec([[...uleb(f.locals), I32]]) : uleb(0);
+      const code = f.code.bytes();
+      const out = uleb(head.length + code.length);
+      append(out, head);
+      append(out, code);
+      return out;
     });
-    return Uint8Array.from([
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-      ...section(1, this.types.length ? vec(this.types) : []),
-      ...section(2, imports.length ? vec(imports) : []),
-      ...section(3, this.funcs.length ? vec(this.funcs.map((f) => uleb(f.type))) : []),
-      ...section(7, this.exports.length ? vec(this.exports) : []),
-      ...section(10, bodies.length ? vec(bodies) : []),
-    ]);
+    const parts = [
+      [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+      section(1, this.types.length ? vec(this.types) : []),
+      section(2, imports.length ? vec(imports) : []),
+      section(3, this.funcs.length ? vec(this.funcs.map((f) => uleb(f.type))) : []),
+      section(7, this.exports.length ? vec(this.exports) : []),
+    ];
+    let n = 0;
+    for (const p of parts) n += p.length;
+    let codeLen = uleb(bodies.length).length;
+    for (const b of bodies) codeLen += b.length;
+    const codeHead = bodies.length ? [10, ...uleb(codeLen), ...uleb(bodies.length)] : [];
+    const out = new Uint8Array(n + codeHead.length + (bodies.length ? codeLen - uleb(bodies.length).length : 0));
+    let at = 0;
+    for (const p of [...parts, codeHead, ...bodies]) { out.set(p, at); at += p.length; }
+    return out;
   }
 }

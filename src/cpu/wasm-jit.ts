@@ -51,18 +51,21 @@ const P_CASE = 0, P_ROOM = 1;
 const R0 = 2; // EAX..EDI: 2..9
 const L_C = 10, L_FK = 11, L_OP = 12, L_A = 13, L_B = 14, L_X = 15, L_SZ = 16, L_EF = 17;
 const L_ADDR = 18, L_T = 19, L_CASE = 20, L_V = 21, L_U = 22, L_EFL = 23, L_CIN = 24, L_CI = 25, L_CNT = 26;
-const NLOCALS = 25; // locals after the 2 params: indices 2..26
+const L_TLB = 27, L_NR = 28, L_NW = 29, L_TE = 30;
+const NLOCALS = 29; // locals after the 2 params: indices 2..30
 const SS = 2;
 /** Function indices in a region's module. */
 const FLAGS_FN = 1, CHAIN_FN = 2;
 // Scratch words (index into the arena's scratch area as Int32Array; 0..17 are Cpu.r32).
 const W_EIP = 32, W_COUNT = 33, W_FK = 34, W_OP = 35, W_A = 36, W_B = 37, W_X = 38, W_SZ = 39, W_CIN = 40;
-const W_EF = 41, W_EFL = 42, W_BASE = 43, W_LIMIT = 44, W_EPOCH = 45, W_SEGOK = 46, W_CHAINS = 47, W_SEG0 = 48;
+const W_EF = 41, W_EFL = 42, W_BASE = 43, W_LIMIT = 44, W_EPOCH = 45, W_SEGOK = 46, W_CHAINS = 47, W_SEG0 = 48, W_TLB = 54, W_NR = 55, W_NW = 56, W_CPL = 57;
 /**
  * The entry map (byte offset in the scratch area): MAP_SLOTS slots of 8 words, direct-mapped
  * by the linear address of a block's first instruction: [0] that address, [1] Cpu.codeEpoch
  * when written, [2] the region's index in the shared table, [3] its case, [4] the block's
- * instruction count, [5] the W_SEGOK bits the region needs. A region leaving to an address
+ * instruction count, [5] the W_SEGOK bits the region needs, [6] the CPL. The code epoch
+ * moves on whenever decoded code or a translation may have changed (Cpu.resetFetchPage), so
+ * a current slot's address still maps to the code the region was compiled from. A region leaving to an address
  * whose slot is current (same epoch: no code or translation has changed since) calls that
  * region directly (a tail call) instead of returning to the run loop.
  */
@@ -109,6 +112,8 @@ export function wasmForm(i: Insn): boolean {
   if (h === D.pushZ || h === D.popZ || h === D.pushI) return i.size === 4;
   if (h === C.callRel || h === C.retNear) return i.osize === 32;
   if (h === C.jmpRel || h === C.jcc) return i.osize === 32;
+  if (h === D.setcc) return memOk;
+  if (h === D.cmovcc) return memOk && i.size !== 1;
   return false;
 }
 
@@ -279,12 +284,20 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     if (i.disp !== 0) c.i32(i.disp | 0).op(Op.i32add);
     c.set(L_ADDR);
   };
-  /** Leaves before instruction k (offset T) unless the `size`-byte access at L_ADDR is plain RAM within one page (writes: not tracked either). */
+  /**
+   * Translates the linear address in L_ADDR through the TLB (Cpu.jitTlb: the current address
+   * space's, or the identity table with paging off) into the physical address, in L_ADDR;
+   * leaves before instruction k (offset T) unless the `size`-byte access is a TLB hit with
+   * the permission and TLB_RAM (Cpu.jitNeed), inside one page, and for writes on a frame
+   * that is not tracked (decoded code, page tables).
+   */
   const guard = (write: boolean, size: number, T: number, k: number): void => {
-    get(L_ADDR).i32(12).op(Op.i32shrU).load('i32load8U', KIND);
-    if (!write) c.i32(1).op(Op.i32and); // reads: RAM (PAGE_MMIO clear); tracked frames are fine
+    get(L_ADDR).i32(12).op(Op.i32shrU).i32(2).op(Op.i32shl).get(L_TLB).op(Op.i32add).load('i32load').tee(L_TE);
+    get(write ? L_NW : L_NR).op(Op.i32and).get(write ? L_NW : L_NR).op(Op.i32ne);
     if (size > 1) { get(L_ADDR).i32(4095).op(Op.i32and).i32(4096 - size).op(Op.i32gtU).op(Op.i32or); }
     c.if(); exit(T, k, 0); c.end();
+    get(L_TE).i32(-4096).op(Op.i32and).get(L_ADDR).i32(4095).op(Op.i32and).op(Op.i32or).set(L_ADDR);
+    if (write) { get(L_ADDR).i32(12).op(Op.i32shrU).load('i32load8U', KIND); c.if(); exit(T, k, 0); c.end(); }
   };
   const LOAD = ['', 'i32load8U', 'i32load16U', '', 'i32load'] as const;
   const STORE = ['', 'i32store8', 'i32store16', '', 'i32store'] as const;
@@ -357,6 +370,9 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
   c.i32(S + W_CIN * 4).load('i32load').set(L_CIN);
   c.i32(S + W_EF * 4).load('i32load').set(L_EF);
   c.i32(S + W_EFL * 4).load('i32load').set(L_EFL);
+  c.i32(S + W_TLB * 4).load('i32load').set(L_TLB);
+  c.i32(S + W_NR * 4).load('i32load').set(L_NR);
+  c.i32(S + W_NW * 4).load('i32load').set(L_NW);
   c.get(P_CASE).set(L_CASE);
   c.loop();
   for (let k = 0; k < n; k++) c.block();
@@ -539,6 +555,16 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
           exit(L_V, k + 1, 1, true, true);
           ended = true;
         }
+      } else if (h === D.setcc) {
+        // SETcc r/m8 (SDM Vol.2B SETcc).
+        if (i.mod !== 3) { address(i); guard(true, 1, T, k); }
+        cond(i.op & 15, st); c.set(L_V);
+        writeE(i, 1, L_V);
+      } else if (h === D.cmovcc) {
+        // CMOVcc r, r/m: the source is read (and may fault) whatever the condition (SDM Vol.2A CMOVcc).
+        readE(i, s, L_U, T, k, false);
+        cond(i.op & 15, st);
+        c.if(); setReg(i.reg, s, L_U); c.end();
       } else if (h === C.jmpRel) {
         edge(next + i.imm, k + 1, 0, T);
         ended = true;
@@ -570,7 +596,8 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
   }
   const idx = chain.table.grow(1);
   chain.table.set(idx, run);
-  const scratch = new Int32Array(arena.memory.buffer, S, (MAP >> 2) + MAP_SLOTS * 8);
+  const buffer = arena.memory.buffer;
+  const scratch = new Int32Array(buffer, S, (MAP >> 2) + MAP_SLOTS * 8);
   const caseOf = new Int16Array(4096).fill(-1);
   for (const [o, k] of cases) caseOf[o] = k;
   let need = segs.has(SS) ? SEGOK_STACK32 : 0;
@@ -580,7 +607,8 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     const eip = cpu.eip, lim = cpu.segLimit[1], lin = (cpu.segBase[1] + eip) >>> 0, off0 = lin & 4095, base = eip - off0;
     const cs = caseOf[off0], sf = cpu.segFull;
     const segok = (sf[0] === 3 ? 1 : 0) | (sf[1] === 3 ? 2 : 0) | (sf[2] === 3 ? 4 : 0) | (sf[3] === 3 ? 8 : 0) | (sf[4] === 3 ? 16 : 0) | (sf[5] === 3 ? 32 : 0) | (cpu.stack32 ? SEGOK_STACK32 : 0);
-    if (cs < 0 || cpu.paging || cpu.a20Mask !== 0xffffffff || cpu.alignCheck || base < 0 || base + 4095 > lim || (segok & need) !== need) {
+    const tlb = cpu.jitTlb();
+    if (cs < 0 || tlb.buffer !== buffer || cpu.alignCheck || base < 0 || base + 4095 > lim || (segok & need) !== need) {
       cpu.statWasmFallbacks++;
       return fallback(cpu, end);
     }
@@ -592,6 +620,10 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     scratch[W_SEGOK] = segok;
     scratch[W_COUNT] = 0;
     scratch[W_CHAINS] = 0;
+    scratch[W_TLB] = tlb.byteOffset;
+    scratch[W_NR] = cpu.jitNeed(false);
+    scratch[W_NW] = cpu.jitNeed(true);
+    scratch[W_CPL] = cpu.cpl;
     // The lazy flag state as it stands (Cpu.setLazy / setLazyKeepCF / setLazySZP, or none).
     const mask = cpu.lfMask;
     scratch[W_EF] = cpu.flags & (CF | OF | AF);
@@ -603,9 +635,9 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     }
     // This block in the entry map, so that regions leaving to it call it directly.
     const slot = (MAP >> 2) + ((Math.imul(lin, HASH_MUL) >>> MAP_SHIFT) << 3);
-    if (scratch[slot] !== (lin | 0) || scratch[slot + 1] !== epoch || scratch[slot + 2] !== idx) {
+    if (scratch[slot] !== (lin | 0) || scratch[slot + 1] !== epoch || scratch[slot + 2] !== idx || scratch[slot + 6] !== cpu.cpl) {
       scratch[slot] = lin; scratch[slot + 1] = epoch; scratch[slot + 2] = idx;
-      scratch[slot + 3] = cs; scratch[slot + 4] = lens[cs]; scratch[slot + 5] = need;
+      scratch[slot + 3] = cs; scratch[slot + 4] = lens[cs]; scratch[slot + 5] = need; scratch[slot + 6] = cpu.cpl;
     }
     const room = end - cpu.icount;
     const res = run(cs, room > 0x7fffffff ? 0x7fffffff : room);
@@ -652,6 +684,7 @@ function chainFunction(S: number, runType: number): Code {
   c.get(LIN).i32(HASH_MUL).op(Op.i32mul).i32(MAP_SHIFT).op(Op.i32shrU).i32(5).op(Op.i32shl).i32(S + MAP).op(Op.i32add).set(SLOT);
   c.get(SLOT).load('i32load').get(LIN).op(Op.i32ne); fail();
   c.get(SLOT).load('i32load', 4); w(W_EPOCH); c.op(Op.i32ne); fail();
+  c.get(SLOT).load('i32load', 24); w(W_CPL); c.op(Op.i32ne); fail();
   w(W_COUNT); c.get(SLOT).load('i32load', 16).op(Op.i32add).get(ROOM).op(Op.i32gtS); fail();
   w(W_SEGOK); c.get(SLOT).load('i32load', 20).op(Op.i32and).get(SLOT).load('i32load', 20).op(Op.i32ne); fail();
   // The target's page base (EIP minus the page offset) must not wrap, and the whole page

@@ -18,8 +18,15 @@ export const PAGE_TRACKED = 2;
  * `scratchOffset` where compiled code and the CPU exchange registers and exit state. The
  * memory's size is fixed (no grow: growing would detach every view over it).
  */
-export interface WasmArena { memory: WasmMemory; kindOffset: number; scratchOffset: number }
+export interface WasmArena { memory: WasmMemory; kindOffset: number; scratchOffset: number; tlbOffset: number }
 export const SCRATCH_BYTES = 0x20000;
+/**
+ * After the scratch area: ARENA_TLB_TABLES tables of 2^20 TLB entries (Int32, 4 MiB each)
+ * for the CPU's software TLB (its address-space slots, then the identity table used with
+ * paging off), so that compiled WebAssembly looks translations up where the TLB keeps them.
+ */
+export const ARENA_TLB_TABLES = 5;
+const TLB_TABLE_BYTES = 4 << 20;
 /** WebAssembly's 32-bit memories hold at most 65536 pages of 64 KiB. */
 const WASM_MAX_PAGES = 65536;
 
@@ -85,7 +92,7 @@ export class PhysMemory {
     this.frameKind.fill(PAGE_MMIO, frames);
     this.pageKind = this.frameKind.subarray(0, frames);
     this.mmio = mmio ?? NO_MMIO;
-    if (arena) this.wasm = { memory: arena.memory, kindOffset: arena.kindOffset, scratchOffset: arena.scratchOffset };
+    if (arena) this.wasm = { memory: arena.memory, kindOffset: arena.kindOffset, scratchOffset: arena.scratchOffset, tlbOffset: arena.tlbOffset };
   }
 
   /**
@@ -98,7 +105,8 @@ export class PhysMemory {
     if (wasmApi === null || !Number.isInteger(ramBytes) || ramBytes <= 0 || ramBytes % 4096 !== 0) return null;
     const kindOffset = ramBytes, kindBytes = Math.max(1 << 20, ramBytes / 4096);
     const scratchOffset = kindOffset + Math.ceil(kindBytes / 4096) * 4096;
-    const pages = Math.ceil((scratchOffset + SCRATCH_BYTES) / 65536);
+    const tlbOffset = scratchOffset + SCRATCH_BYTES;
+    const pages = Math.ceil((tlbOffset + ARENA_TLB_TABLES * TLB_TABLE_BYTES) / 65536);
     if (pages > WASM_MAX_PAGES) return null;
     let memory: WasmMemory;
     try {
@@ -106,7 +114,13 @@ export class PhysMemory {
     } catch {
       return null; // RangeError: the host would not reserve it
     }
-    return new PhysMemory(ramBytes, mmio, { memory, kindOffset, scratchOffset, ramSize: ramBytes });
+    return new PhysMemory(ramBytes, mmio, { memory, kindOffset, scratchOffset, tlbOffset, ramSize: ramBytes });
+  }
+
+  /** TLB table `i` (0 <= i < ARENA_TLB_TABLES) inside the WebAssembly arena, or null without one. */
+  arenaTlbTable(i: number): Int32Array | null {
+    if (this.wasm === null || i < 0 || i >= ARENA_TLB_TABLES) return null;
+    return new Int32Array(this.wasm.memory.buffer, this.wasm.tlbOffset + i * TLB_TABLE_BYTES, 1 << 20);
   }
 
   isRam(phys: number): boolean {

@@ -53,7 +53,8 @@ export class Tlb {
   private readonly globalDeps = new Map<number, { gen: number; deps: Float64Array; sizes: Uint8Array; n: number }>();
   private gen = 1;
 
-  constructor(readonly rmap: Rmap, readonly keyBase: number, slots = 4, keepAcrossCr3 = true) {
+  /** `alloc`: where slot s's table lives (default: a new Int32Array); it must come zeroed. */
+  constructor(readonly rmap: Rmap, readonly keyBase: number, slots = 4, keepAcrossCr3 = true, private readonly alloc: ((slot: number) => Int32Array | null) | null = null) {
     this.keepAcrossCr3 = keepAcrossCr3;
     this.tables = new Array<Int32Array | null>(slots).fill(null);
     this.gens = new Array<Int32Array | null>(slots).fill(null);
@@ -70,7 +71,7 @@ export class Tlb {
   private table(s: number): Int32Array {
     let t = this.tables[s];
     if (!t) {
-      t = new Int32Array(PAGES);
+      t = this.alloc?.(s) ?? new Int32Array(PAGES);
       this.tables[s] = t;
       this.gens[s] = new Int32Array(PAGES);
     }

@@ -60,7 +60,7 @@ function state(h: Harness): Record<string, number> {
 }
 
 // ---- the second generation of forms: every operand size, shifts, IMUL, INC/DEC, NOT/NEG,
-// ADC/SBB, the stack, CALL/RET, flag readers whose producer is not in their block ----
+// ADC/SBB, SETcc/CMOVcc, the stack, CALL/RET, flag readers whose producer is not in their block ----
 
 const B8 = [0, 2, 3, 4, 6, 7]; // AL DL BL AH DH BH (not CL/CH: the loop counter)
 const imm16 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff];
@@ -89,7 +89,7 @@ function insn2(r: (n: number) => number): number[] {
   const m = (reg: number): number[] => { const x = r(12); return [0x46 | (reg << 3), x === 0 ? 0xfe : x === 1 ? 0xff : r(32) * 4 + (r(4) === 0 ? 1 : 0)]; };
   const o16 = r(2) ? [0x66] : [];
   const mov2 = [0x89, 0xc0 | (s << 3) | d];
-  switch (r(22)) {
+  switch (r(24)) {
     case 0: return [...o16, (k << 3) | 1, 0xc0 | (s << 3) | d]; // ALU r16/32, r (ADC, SBB too)
     case 1: return [(k << 3) | 0, 0xc0 | (b2 << 3) | b]; // ALU r8, r8
     case 2: return [(k << 3) | 2, ...m(b)]; // ALU r8, [m]
@@ -132,6 +132,8 @@ function insn2(r: (n: number) => number): number[] {
     case 18: return [...producer(r), 0xeb, 0x00, 0x70 + r(16), 2, ...mov2]; // Jcc starting a block (flags from the last block)
     case 19: return [0xeb, 0x00, 0x70 + r(16), 2, ...mov2]; // Jcc after a JMP: flags maybe from before the module ran
     case 20: return [...producer(r), 0x70 + r(16), 2, ...mov2]; // Jcc after any producer in its block
+    case 21: return [...(r(2) ? producer(r) : r(2) ? [0xeb, 0x00] : []), 0x0f, 0x90 + r(16), ...(r(2) ? [0xc0 | b] : m(0))]; // SETcc r8 / [m]
+    case 22: return [...(r(2) ? producer(r) : r(2) ? [0xeb, 0x00] : []), ...o16, 0x0f, 0x40 + r(16), ...(r(2) ? [0xc0 | (d << 3) | s] : m(d))]; // CMOVcc
     default: return [0xeb, 0x00, (2 + r(2)) << 3 | 1, 0xc0 | (s << 3) | d, 0x70 + r(16), 2, ...mov2]; // ADC/SBB with the carry from before; Jcc
   }
 }
