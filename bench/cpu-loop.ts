@@ -68,6 +68,7 @@ export interface BenchResult { name: string; instructions: number; seconds: numb
 /** The fast-path configurations the table compares (each row switches paths off from the full set). */
 export const CONFIGS: { name: string; opts: CpuOptions }[] = [
   { name: 'all fast paths on', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true } },
+  { name: 'wasm off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, wasm: false } },
   { name: 'ramFast off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, ramFast: false } },
   { name: 'regions off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: true, regions: false } },
   { name: 'chain off', opts: { decodeCache: true, tlb: true, blocks: true, compile: true, links: true, sideExits: true, loops: true, chain: false } },
@@ -81,7 +82,8 @@ export const CONFIGS: { name: string; opts: CpuOptions }[] = [
 ];
 
 export function runLoop(instructions: number, opts: CpuOptions, name = '', guest = 'loop'): BenchResult {
-  const mem = new PhysMemory(1 << 20);
+  // Guest memory in a WebAssembly arena unless the WebAssembly tier is off (as Machine does).
+  const mem = (opts.wasm !== false && PhysMemory.inWasmMemory(1 << 20)) || new PhysMemory(1 << 20);
   const cpu = new Cpu(mem, { ioRead: () => 0xff, ioWrite: () => {} }, opts);
   const g = GUESTS[guest];
   if (!g) throw new Error(`unknown benchmark guest '${guest}' (known: ${Object.keys(GUESTS).join(', ')})`);

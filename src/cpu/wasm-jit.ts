@@ -206,7 +206,12 @@ function flagsFunction(): Code {
 }
 
 /** What the regions over one arena share: the function table they call each other through. */
-interface ChainState { table: WasmTable; stub: unknown; dead: FinalizationRegistry<number> }
+/**
+ * `enter(case, room, index)`: the one function JavaScript calls to run region `index` (a tail
+ * call through the table), so the call site stays monomorphic and V8 keeps its fast
+ * JavaScript-to-WebAssembly call there.
+ */
+interface ChainState { table: WasmTable; stub: unknown; dead: FinalizationRegistry<number>; enter: (cs: number, room: number, idx: number) => number }
 const chainStates = new WeakMap<object, ChainState>();
 
 function chainState(memory: object): ChainState | null {
@@ -222,7 +227,12 @@ function chainState(memory: object): ChainState | null {
     const stub = new wasmApi.Instance(new wasmApi.Module(m.bytes()), {}).exports.stub;
     const table = new wasmApi.Table({ initial: 0, element: 'anyfunc' });
     const dead = new FinalizationRegistry<number>((idx) => table.set(idx, stub));
-    st = { table, stub, dead };
+    const d = new ModuleBuilder();
+    d.importTable('e', 't', 0);
+    const runType = d.type(2, 1);
+    d.export('enter', d.func(3, 1, 0, new Code().get(0).get(1).get(2).returnCallIndirect(runType)));
+    const enter = new wasmApi.Instance(new wasmApi.Module(d.bytes()), { e: { t: table } }).exports.enter as ChainState['enter'];
+    st = { table, stub, dead, enter };
   } catch {
     return null;
   }
@@ -594,21 +604,27 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
   } catch {
     return null;
   }
-  const idx = chain.table.grow(1);
+  const idx = chain.table.grow(1), enter = chain.enter;
   chain.table.set(idx, run);
   const buffer = arena.memory.buffer;
   const scratch = new Int32Array(buffer, S, (MAP >> 2) + MAP_SLOTS * 8);
-  const caseOf = new Int16Array(4096).fill(-1);
-  for (const [o, k] of cases) caseOf[o] = k;
+  // Block offsets in case order: a few cache lines, where a 4096-entry table per region
+  // would miss the cache on most calls (the entry block, case 0, is the usual one).
+  const offs = Int16Array.from(blocks, (b) => b.off);
+  let lastTlb: Int32Array | null = null, lastTlbOff = -1;
   let need = segs.has(SS) ? SEGOK_STACK32 : 0;
   for (const sg of segs) need |= 1 << sg;
   const lens = Int32Array.from(blocks, (b) => b.insns.length);
   const fn: BlockFn = (cpu: Cpu, end: number): boolean => {
     const eip = cpu.eip, lim = cpu.segLimit[1], lin = (cpu.segBase[1] + eip) >>> 0, off0 = lin & 4095, base = eip - off0;
-    const cs = caseOf[off0], sf = cpu.segFull;
+    let cs = 0;
+    while (cs < offs.length && offs[cs] !== off0) cs++;
+    if (cs === offs.length) cs = -1;
+    const sf = cpu.segFull;
     const segok = (sf[0] === 3 ? 1 : 0) | (sf[1] === 3 ? 2 : 0) | (sf[2] === 3 ? 4 : 0) | (sf[3] === 3 ? 8 : 0) | (sf[4] === 3 ? 16 : 0) | (sf[5] === 3 ? 32 : 0) | (cpu.stack32 ? SEGOK_STACK32 : 0);
     const tlb = cpu.jitTlb();
-    if (cs < 0 || tlb.buffer !== buffer || cpu.alignCheck || base < 0 || base + 4095 > lim || (segok & need) !== need) {
+    if (tlb !== lastTlb) { lastTlb = tlb; lastTlbOff = tlb.buffer === buffer ? tlb.byteOffset : -1; }
+    if (cs < 0 || lastTlbOff < 0 || cpu.alignCheck || base < 0 || base + 4095 > lim || (segok & need) !== need) {
       cpu.statWasmFallbacks++;
       return fallback(cpu, end);
     }
@@ -620,7 +636,7 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     scratch[W_SEGOK] = segok;
     scratch[W_COUNT] = 0;
     scratch[W_CHAINS] = 0;
-    scratch[W_TLB] = tlb.byteOffset;
+    scratch[W_TLB] = lastTlbOff;
     scratch[W_NR] = cpu.jitNeed(false);
     scratch[W_NW] = cpu.jitNeed(true);
     scratch[W_CPL] = cpu.cpl;
@@ -640,7 +656,7 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
       scratch[slot + 3] = cs; scratch[slot + 4] = lens[cs]; scratch[slot + 5] = need; scratch[slot + 6] = cpu.cpl;
     }
     const room = end - cpu.icount;
-    const res = run(cs, room > 0x7fffffff ? 0x7fffffff : room);
+    const res = enter(cs, room > 0x7fffffff ? 0x7fffffff : room, idx);
     cpu.eip = scratch[W_EIP] >>> 0;
     const done = scratch[W_COUNT];
     cpu.icount += done;
