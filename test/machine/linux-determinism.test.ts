@@ -1,5 +1,6 @@
 // The embedded Linux guest (fixtures/linux) under the deterministic test API:
-//  - booted twice: identical transcripts, instruction counts and state hashes;
+//  - booted twice, the second time without the WebAssembly tier: identical transcripts,
+//    instruction counts and state hashes;
 //  - restored from a snapshot taken mid-boot: the same transcript from that point,
 //    the same final instruction count and state hash as the uninterrupted run;
 //  - a device-model regression test: the UART under a burst of 2600 bytes of
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMachine, restoreMachine, runSerialScript } from '../../src/machine/api';
 import type { Machine } from '../../src/machine/machine';
+import { fastPathDefaults } from '../../src/cpu/fastpaths';
 
 const ROOT = join(__dirname, '..', '..');
 const haveLinux = existsSync(join(ROOT, 'fixtures/linux/bzImage')) && existsSync(join(ROOT, 'fixtures/linux/initramfs.cpio.gz'));
@@ -37,12 +39,12 @@ send "exit\\n"
 /** Mid-boot: the kernel hands over to init, well before the shell prompt. */
 const SNAP_MARKER = 'Run /init as init process';
 
-interface RunResult { transcript: string; icount: number; hash: string; status: number }
+interface RunResult { transcript: string; icount: number; hash: string; status: number; wasmInsns: number }
 
 async function session(vm: Machine): Promise<RunResult> {
   await runSerialScript(vm, SCRIPT, { name: 'burst-script', hostTimeoutMs: 400_000 });
   const o = await vm.run();
-  const r = { transcript: vm.serial.text, icount: vm.cpu.icount, hash: vm.stateHash(), status: o.exitStatus };
+  const r = { transcript: vm.serial.text, icount: vm.cpu.icount, hash: vm.stateHash(), status: o.exitStatus, wasmInsns: vm.cpu.statWasmInsns };
   vm.dispose();
   return r;
 }
@@ -64,8 +66,11 @@ describe.skipIf(!haveLinux)('embedded Linux, deterministic', () => {
     expect(ra.transcript).toContain(`${BURST_MD5}  /tmp/burst`);
     expect(ra.transcript).toContain('ts86-exit 0');
 
-    // Run B: a second boot, identical in every respect.
-    const rb = await session(createMachine({ memMiB: 128 }));
+    // Run B: a second boot, without the WebAssembly tier (the JavaScript one and the
+    // interpreter only), identical in every respect.
+    const rb = await session(createMachine({ memMiB: 128, extra: { cpu: { wasm: false } } }));
+    if (fastPathDefaults().wasm) expect(ra.wasmInsns, 'instructions run as WebAssembly in run A').toBeGreaterThan(1_000_000);
+    expect(rb.wasmInsns).toBe(0);
     expect(rb.icount).toBe(ra.icount);
     expect(rb.hash).toBe(ra.hash);
     expect(rb.transcript).toBe(ra.transcript);
