@@ -2,7 +2,7 @@
 # gcc -O2 -m32 -mregparm=3 compiles the generic C: MUL r/m32, ADD/ADC/SUB with carries, loads
 # and stores through scaled indexes, INC/JNZ) and an LZMA range-decoder bit loop like the
 # bzImage XZ decompressor's (MOVZX word loads, IMUL, CMP/Jcc side exits, 16-bit RMW, shifts).
-# Build: as --32 mpi.S -o /tmp/mpi.o && ld -m elf_i386 -Ttext 0x10000 --oformat binary /tmp/mpi.o -o mpi.bin
+# Build (in bench/guests: the loop comes from lzma-bits.inc): as --32 mpi.S -o /tmp/mpi.o && ld -m elf_i386 -Ttext 0x10000 --oformat binary /tmp/mpi.o -o mpi.bin
 	.intel_syntax noprefix
 	.code32
 	mov esp, 0x80000
@@ -14,45 +14,7 @@ outer:
 	call submul
 	add esp, 4
 	# LZMA-like: 256 range-decoder bits over a probability table at 0x22000, input at 0x23000.
-	mov edi, 0x23000
-	mov ebp, 0xffffffff       # range
-	mov esi, 0x12345678       # code
-	mov ebx, 1                # symbol
-	mov ecx, 256
-bit:
-	push ecx
-	and ebx, 0xff
-	lea eax, [0x22000 + ebx * 2]
-	cmp ebp, 0xffffff
-	ja 1f
-	shl ebp, 8
-	shl esi, 8
-	movzx edx, byte ptr [edi]
-	or esi, edx
-	inc edi
-	and edi, 0x23fff
-1:	mov edx, ebp
-	shr edx, 11
-	movzx ecx, word ptr [eax]
-	imul edx, ecx
-	cmp esi, edx
-	jae 2f
-	mov ebp, edx
-	mov edx, 0x800
-	sub edx, ecx
-	shr edx, 5
-	add word ptr [eax], dx
-	add ebx, ebx
-	jmp 3f
-2:	sub ebp, edx
-	sub esi, edx
-	mov edx, ecx
-	shr edx, 5
-	sub word ptr [eax], dx
-	lea ebx, [ebx + ebx + 1]
-3:	pop ecx
-	dec ecx
-	jnz bit
+	.include "lzma-bits.inc"
 	jmp outer
 
 submul:

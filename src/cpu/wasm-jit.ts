@@ -5,11 +5,11 @@
 // Scope: regions whose every instruction has a form here (wasmForm below: MOV, MOVZX/MOVSX,
 // LEA, the ALU operations, TEST, INC/DEC, NOT/NEG, SHL/SHR/SAR by a constant or CL, IMUL
 // with a register destination, PUSH/POP of a register or an immediate, CALL rel, RET, JMP,
-// Jcc, NOP; every operand size; memory operands with 32-bit addressing), run only while
-// paging is off, A20 does not mask, the segments used are flat (a stack in use is 32-bit),
-// alignment checking is off and the whole code page is inside CS (checked by the wrapper on
-// each entry; otherwise the region's JavaScript function runs). Guest memory must be
-// PhysMemory.inWasmMemory's.
+// Jcc, NOP; every operand size; memory operands with 32-bit addressing), paging on or off
+// (operands are translated through the TLB tables, which live in the arena), run while the
+// segments used are flat (a stack in use is 32-bit), alignment checking is off and the
+// whole code page is inside CS (checked by the wrapper on each entry; otherwise the
+// region's JavaScript function runs). Guest memory must be PhysMemory.inWasmMemory's.
 //
 // Flags follow the interpreter's lazy scheme exactly (Cpu.setLazy, setLazyKeepCF,
 // setLazySZP): the module keeps the last producer's kind (L_FK: 1 setLazy, 2 setLazyKeepCF,
@@ -59,6 +59,8 @@ const FLAGS_FN = 1, CHAIN_FN = 2;
 // Scratch words (index into the arena's scratch area as Int32Array; 0..17 are Cpu.r32).
 const W_EIP = 32, W_COUNT = 33, W_FK = 34, W_OP = 35, W_A = 36, W_B = 37, W_X = 38, W_SZ = 39, W_CIN = 40;
 const W_EF = 41, W_EFL = 42, W_BASE = 43, W_LIMIT = 44, W_EPOCH = 45, W_SEGOK = 46, W_CHAINS = 47, W_SEG0 = 48, W_TLB = 54, W_NR = 55, W_NW = 56, W_CPL = 57;
+/** The lazy-flag state's scratch words and locals: loaded on entry, stored on every exit (a called region continues it). */
+const FLAG_STATE: readonly (readonly [number, number])[] = [[W_FK, L_FK], [W_OP, L_OP], [W_A, L_A], [W_B, L_B], [W_X, L_X], [W_SZ, L_SZ], [W_CIN, L_CIN], [W_EF, L_EF]];
 /**
  * The entry map (byte offset in the scratch area): MAP_SLOTS slots of 8 words, direct-mapped
  * by the linear address of a block's first instruction: [0] that address, [1] Cpu.codeEpoch
@@ -115,11 +117,6 @@ export function wasmForm(i: Insn): boolean {
   if (h === D.setcc) return memOk;
   if (h === D.cmovcc) return memOk && i.size !== 1;
   return false;
-}
-
-/** The instructions of `blocks` that have no form here (what keeps the region in JavaScript). */
-export function unsupportedInsns(blocks: Block[]): Insn[] {
-  return blocks.flatMap((b) => b.insns.filter((i) => !wasmForm(i)));
 }
 
 /** Whether an instruction uses the stack (SS must then be flat and 32-bit). */
@@ -240,15 +237,12 @@ function chainState(memory: object): ChainState | null {
   return st;
 }
 
-/** The region's case index for each block's page offset. */
-export interface WasmRegionInfo { fn: BlockFn; cases: Map<number, number> }
-
 /**
  * Compiles `blocks` (as compileRegion's, the first the hot one) to a WebAssembly function
  * behind a BlockFn wrapper that runs `fallback` whenever the entry conditions do not hold;
  * null when an instruction has no form here or the memory is not a WebAssembly arena.
  */
-export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: BlockFn): WasmRegionInfo | null {
+export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: BlockFn): BlockFn | null {
   const arena = mem.wasm;
   if (arena === null || wasmApi === null) return null;
   const segs = new Set<number>();
@@ -275,14 +269,7 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
     for (let r = 0; r < 8; r++) c.i32(S + r * 4).get(R0 + r).store('i32store');
     c.i32(S + W_EIP * 4); if (tLocal) get(T); else c.i32(S + W_BASE * 4).load('i32load').i32(T).op(Op.i32add); c.store('i32store');
     c.i32(S + W_COUNT * 4).get(L_C).i32(done).op(Op.i32add).store('i32store');
-    c.i32(S + W_FK * 4).get(L_FK).store('i32store');
-    c.i32(S + W_OP * 4).get(L_OP).store('i32store');
-    c.i32(S + W_A * 4).get(L_A).store('i32store');
-    c.i32(S + W_B * 4).get(L_B).store('i32store');
-    c.i32(S + W_X * 4).get(L_X).store('i32store');
-    c.i32(S + W_SZ * 4).get(L_SZ).store('i32store');
-    c.i32(S + W_CIN * 4).get(L_CIN).store('i32store');
-    c.i32(S + W_EF * 4).get(L_EF).store('i32store');
+    for (const [w, l] of FLAG_STATE) c.i32(S + w * 4).get(l).store('i32store');
     if (chain) c.get(P_ROOM).returnCall(CHAIN_FN);
     else c.i32(ret).op(Op.return);
   };
@@ -370,19 +357,7 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
   // Prologue: the registers, the flag state and the count so far (a region called by
   // another continues its count and flags).
   for (let r = 0; r < 8; r++) c.i32(S + r * 4).load('i32load').set(R0 + r);
-  c.i32(S + W_COUNT * 4).load('i32load').set(L_C);
-  c.i32(S + W_FK * 4).load('i32load').set(L_FK);
-  c.i32(S + W_OP * 4).load('i32load').set(L_OP);
-  c.i32(S + W_A * 4).load('i32load').set(L_A);
-  c.i32(S + W_B * 4).load('i32load').set(L_B);
-  c.i32(S + W_X * 4).load('i32load').set(L_X);
-  c.i32(S + W_SZ * 4).load('i32load').set(L_SZ);
-  c.i32(S + W_CIN * 4).load('i32load').set(L_CIN);
-  c.i32(S + W_EF * 4).load('i32load').set(L_EF);
-  c.i32(S + W_EFL * 4).load('i32load').set(L_EFL);
-  c.i32(S + W_TLB * 4).load('i32load').set(L_TLB);
-  c.i32(S + W_NR * 4).load('i32load').set(L_NR);
-  c.i32(S + W_NW * 4).load('i32load').set(L_NW);
+  for (const [w, l] of [[W_COUNT, L_C], ...FLAG_STATE, [W_EFL, L_EFL], [W_TLB, L_TLB], [W_NR, L_NR], [W_NW, L_NW]]) c.i32(S + w * 4).load('i32load').set(l);
   c.get(P_CASE).set(L_CASE);
   c.loop();
   for (let k = 0; k < n; k++) c.block();
@@ -682,7 +657,7 @@ export function compileRegionWasm(blocks: Block[], mem: PhysMemory, fallback: Bl
   // Once the wrapper is gone (its blocks were dropped with their code, which also moved
   // Cpu.codeEpoch on, so no current entry-map slot names it), its table slot gets the stub.
   chain.dead.register(fn, idx);
-  return { fn, cases };
+  return fn;
 }
 
 /**
