@@ -82,8 +82,7 @@ export const CONFIGS: { name: string; opts: CpuOptions }[] = [
 ];
 
 export function runLoop(instructions: number, opts: CpuOptions, name = '', guest = 'loop'): BenchResult {
-  // Guest memory in a WebAssembly arena unless the WebAssembly tier is off (as Machine does).
-  const mem = (opts.wasm !== false && PhysMemory.inWasmMemory(1 << 20)) || new PhysMemory(1 << 20);
+  const mem = PhysMemory.forCpu(1 << 20, undefined, opts.wasm);
   const cpu = new Cpu(mem, { ioRead: () => 0xff, ioWrite: () => {} }, opts);
   const g = GUESTS[guest];
   if (!g) throw new Error(`unknown benchmark guest '${guest}' (known: ${Object.keys(GUESTS).join(', ')})`);

@@ -79,8 +79,8 @@ export interface CpuOptions {
   compileThreshold?: number;
   /**
    * Regions compiled to WebAssembly where wasm-jit.ts has forms for all their instructions
-   * and paging is off (fast path; default on; needs compile, regions, ramFast and guest
-   * memory from PhysMemory.inWasmMemory).
+   * (fast path; default on; needs compile, regions, ramFast and guest memory from
+   * PhysMemory.inWasmMemory).
    */
   wasm?: boolean;
 }
@@ -1159,22 +1159,14 @@ export class Cpu implements RmapOwner, FpuHost {
     }
     if (this.compileEnabled && ++b.hits >= this.compileThreshold) {
       const opts = { loops: this.loopsEnabled, ramFast: this.ramFastEnabled };
-      let blocks = this.buildRegion(b);
-      let fn: BlockFn | null = null;
-      if (this.wasmEnabled) {
-        // The JavaScript form (what runs when the WebAssembly one cannot) is compiled when
-        // first needed (most regions never need it), with every block of the region: the
-        // WebAssembly form hands over at any of them.
-        const all = blocks;
-        let js: BlockFn | null = null;
-        const w = compileRegionWasm(all, this.mem, (cpu, e) => (js ??= compileRegion(all, { ...opts, uncapped: true }).fn)(cpu, e));
-        if (w !== null) { fn = w.fn; this.statWasm++; }
-      }
-      if (fn === null) {
-        const region = compileRegion(blocks, opts);
-        blocks = region.blocks;
-        fn = region.fn;
-      }
+      const all = this.buildRegion(b);
+      // The JavaScript form (what runs when the WebAssembly one cannot) is compiled when
+      // first needed (most regions never need it), with every block of the region: the
+      // WebAssembly form hands over at any of them.
+      let js: BlockFn | null = null;
+      const wasm = this.wasmEnabled ? compileRegionWasm(all, this.mem, (cpu, e) => (js ??= compileRegion(all, { ...opts, uncapped: true }).fn)(cpu, e)) : null;
+      if (wasm !== null) this.statWasm++;
+      const { fn, blocks } = wasm !== null ? { fn: wasm, blocks: all } : compileRegion(all, opts);
       for (const rb of blocks) if (rb.fn === null) { rb.fn = fn; this.statCompiledBlocks++; }
       this.statCompiled++;
       fn(this, end);

@@ -20,7 +20,7 @@
 // (REP MOVS/STOS and REPNE SCASB over plain RAM run a page at a time as typed-array
 // copies, fills and scans instead of one access per iteration), wasm (regions whose
 // instructions all have forms in wasm-jit.ts compiled to WebAssembly over guest memory in a
-// WebAssembly.Memory, where paging is off; needs compile, regions and ramFast).
+// WebAssembly.Memory; needs compile, regions and ramFast).
 
 export interface FastPaths {
   decodeCache: boolean;

@@ -3,7 +3,6 @@
 import { AioContext } from '../aio/aio-context';
 import { HostClock, VirtualClock, type Clock } from '../aio/clock';
 import { SliceSizer } from './slice-sizer';
-import { fastPathDefaults } from '../cpu/fastpaths';
 import { Cpu, type CpuOptions } from '../cpu/cpu';
 import { Exit } from '../cpu/interfaces';
 import { AR_DB, AR_G, AR_P, AR_S, CS } from '../cpu/consts';
@@ -197,10 +196,8 @@ export class Machine {
       }
     }
     // With KVM the RAM is the shim's mapping, shared zero-copy by KVM and the devices.
-    // Guest memory in a WebAssembly.Memory for the WebAssembly region tier (the wasm fast
-    // path; where the engine cannot give one, plain memory and no WebAssembly regions).
-    const arena = !this.kvm && (config.cpu?.wasm ?? fastPathDefaults().wasm) ? PhysMemory.inWasmMemory(ramBytes, this.platform.bus) : null;
-    this.mem = arena ?? new PhysMemory(this.kvm ? this.kvm.ram : ramBytes, this.platform.bus);
+    // Otherwise in a WebAssembly.Memory for the WebAssembly tier where it is on.
+    this.mem = this.kvm ? new PhysMemory(this.kvm.ram, this.platform.bus) : PhysMemory.forCpu(ramBytes, this.platform.bus, config.cpu?.wasm);
     this.cpu = new Cpu(this.mem, this.platform.bus, config.cpu);
     cpuRef = this.cpu;
     this.cpu.intr = this.platform.interruptLine;

@@ -1,5 +1,6 @@
 import type { MmioIo } from '../cpu/interfaces';
 import { wasmApi, type WasmMemory } from '../cpu/wasm-encode';
+import { fastPathDefaults } from '../cpu/fastpaths';
 
 /** Page kinds, one byte per 4 KiB physical frame below the end of RAM. */
 export const PAGE_RAM = 0;
@@ -115,6 +116,15 @@ export class PhysMemory {
       return null; // RangeError: the host would not reserve it
     }
     return new PhysMemory(ramBytes, mmio, { memory, kindOffset, scratchOffset, tlbOffset, ramSize: ramBytes });
+  }
+
+  /**
+   * Guest memory for a Cpu whose `wasm` option is `wasm`: inside a WebAssembly arena when
+   * the WebAssembly tier is on (the option, else TS86_FASTPATHS) and the engine gives one,
+   * else plain.
+   */
+  static forCpu(ramBytes: number, mmio: MmioIo | undefined, wasm: boolean | undefined): PhysMemory {
+    return ((wasm ?? fastPathDefaults().wasm) ? PhysMemory.inWasmMemory(ramBytes, mmio) : null) ?? new PhysMemory(ramBytes, mmio);
   }
 
   /** TLB table `i` (0 <= i < ARENA_TLB_TABLES) inside the WebAssembly arena, or null without one. */

@@ -145,34 +145,45 @@ function loop2(r: (n: number) => number): number[] {
   return [0xb9, ...imm32(2 + r(40)), ...body, 0x83, 0xe9, 0x01, 0x0f, 0x85, ...imm32(back)];
 }
 
+/**
+ * Runs `code` on the plain interpreter, the JavaScript tier and the WebAssembly tier in
+ * lockstep (random budgets from `r`), comparing exits and state after every chunk, until
+ * the interpreter halts; `device`: the page below DATA or DATA's own page is a device.
+ * Returns the three harnesses (halted).
+ */
+function lockstep(code: number[], r: (n: number) => number, o: { regs: Record<number, number>; flags: number; device: 'below' | 'at' | null; chunks: number }): Harness[] {
+  const hs = [INTERP, JS, WASM].map((opts) => new Harness(1, opts).flat32([0xf4]));
+  for (const h of hs) {
+    h.prepare(code, o.regs);
+    for (let a = -16; a < 160; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
+    h.cpu.setEflags(o.flags);
+    if (o.device !== null) {
+      h.mem.pageKind[(DATA >>> 12) - (o.device === 'below' ? 1 : 0)] = 1;
+      h.mem.mmio = { mmioRead: (a) => (a * 0x9e3779b1) >>> 0, mmioWrite: () => {} };
+    }
+  }
+  for (let chunk = 0; chunk < o.chunks && !hs[0].cpu.halted; chunk++) {
+    const budget = 1 + r(r(3) === 0 ? 8 : r(2) ? 64 : 400);
+    const exits = hs.map((h) => h.run(budget));
+    const ref = state(hs[0]);
+    for (let m = 1; m < hs.length; m++) {
+      expect(exits[m], `chunk ${chunk} mode ${m}`).toBe(exits[0]);
+      expect(state(hs[m]), `chunk ${chunk} mode ${m}`).toEqual(ref);
+    }
+  }
+  expect(hs[0].cpu.halted).toBe(true);
+  return hs;
+}
+
 describe.skipIf(wasmApi === null)('WebAssembly regions agree with the plain interpreter', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`random program with loops, seed ${seed}${seed === 7 ? ', a device page below the data' : seed === 8 ? ', the data page a device' : ''}`, () => {
       const r = rng(seed * 7919);
       const code: number[] = [];
       for (let k = 0; k < 120; k++) code.push(...(r(4) === 0 ? loop(r) : insn(r)));
-      const hs = [INTERP, JS, WASM].map((o) => new Harness(1, o).flat32([0xf4]));
-      for (const h of hs) {
-        h.prepare(code, { 6: DATA });
-        for (let a = -16; a < 160; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
-        h.cpu.setEflags((seed & 1) | 2);
-        if (seed > 6) {
-          // Seed 7: the page below DATA is a device (the ESI-2 accesses cross into it); seed 8:
-          // DATA's own page is (every memory operand reaches the device, whole).
-          h.mem.pageKind[(DATA >>> 12) - (seed === 7 ? 1 : 0)] = 1;
-          h.mem.mmio = { mmioRead: (a) => (a * 0x9e3779b1) >>> 0, mmioWrite: () => {} };
-        }
-      }
-      for (let chunk = 0; chunk < 3000 && !hs[0].cpu.halted; chunk++) {
-        const budget = 1 + r(r(3) === 0 ? 8 : r(2) ? 64 : 400);
-        const exits = hs.map((h) => h.run(budget));
-        const ref = state(hs[0]);
-        for (let m = 1; m < hs.length; m++) {
-          expect(exits[m], `chunk ${chunk} mode ${m}`).toBe(exits[0]);
-          expect(state(hs[m]), `chunk ${chunk} mode ${m}`).toEqual(ref);
-        }
-      }
-      expect(hs[0].cpu.halted).toBe(true);
+      // Seed 7: the page below DATA is a device (the ESI-2 accesses cross into it); seed 8:
+      // DATA's own page is (every memory operand reaches the device, whole).
+      const hs = lockstep(code, r, { regs: { 6: DATA }, flags: (seed & 1) | 2, device: seed === 7 ? 'below' : seed === 8 ? 'at' : null, chunks: 3000 });
       expect(hs[2].cpu.statWasm, 'regions compiled to WebAssembly').toBeGreaterThan(0);
       expect(hs[1].cpu.statWasm).toBe(0);
     });
@@ -184,26 +195,8 @@ describe.skipIf(wasmApi === null)('WebAssembly regions agree with the plain inte
       const code: number[] = [];
       for (let k = 0; k < 100; k++) code.push(...(r(4) === 0 ? loop2(r) : insn2(r)));
       const flags = (r(0x1000) & 0x8d5) | 2;
-      const hs = [INTERP, JS, WASM].map((o) => new Harness(1, o).flat32([0xf4]));
-      for (const h of hs) {
-        h.prepare(code, { 6: DATA, 0: 0x12345678 ^ seed, 2: 0x80 + seed, 3: 0xffff0001, 5: seed << 28, 7: 0x7fff });
-        for (let a = -16; a < 160; a += 4) h.w32(DATA + a, VALUES[((a + 16) >> 2) % VALUES.length] ^ (a * 0x01010101));
-        h.cpu.setEflags(flags);
-        if (seed > 20) {
-          h.mem.pageKind[(DATA >>> 12) - (seed === 21 ? 1 : 0)] = 1;
-          h.mem.mmio = { mmioRead: (a) => (a * 0x9e3779b1) >>> 0, mmioWrite: () => {} };
-        }
-      }
-      for (let chunk = 0; chunk < 4000 && !hs[0].cpu.halted; chunk++) {
-        const budget = 1 + r(r(3) === 0 ? 8 : r(2) ? 64 : 400);
-        const exits = hs.map((h) => h.run(budget));
-        const ref = state(hs[0]);
-        for (let m = 1; m < hs.length; m++) {
-          expect(exits[m], `chunk ${chunk} mode ${m}`).toBe(exits[0]);
-          expect(state(hs[m]), `chunk ${chunk} mode ${m}`).toEqual(ref);
-        }
-      }
-      expect(hs[0].cpu.halted).toBe(true);
+      const regs = { 6: DATA, 0: 0x12345678 ^ seed, 2: 0x80 + seed, 3: 0xffff0001, 5: seed << 28, 7: 0x7fff };
+      const hs = lockstep(code, r, { regs, flags, device: seed === 21 ? 'below' : seed === 22 ? 'at' : null, chunks: 4000 });
       expect(hs[2].cpu.statWasm, 'regions compiled to WebAssembly').toBeGreaterThan(5);
       expect(hs[2].cpu.statWasmInsns, 'instructions run in WebAssembly').toBeGreaterThan(hs[2].cpu.icount / 4);
       expect(hs[1].cpu.statWasm).toBe(0);

@@ -5,7 +5,6 @@
 // same way.
 import { Cpu, type CpuOptions } from '../../src/cpu/cpu';
 import { PhysMemory } from '../../src/mmu/physmem';
-import { fastPathDefaults } from '../../src/cpu/fastpaths';
 import { Exit, type AccessSize, type PortIo } from '../../src/cpu/interfaces';
 import { hasErrorCode } from '../../src/cpu/interrupts';
 import { CS, DS, ES, FS, GS, SS, AR_P, AR_S, AR_DB, AR_G } from '../../src/cpu/consts';
@@ -65,7 +64,7 @@ export class Harness {
   lastExit: Exit = Exit.Budget;
 
   constructor(mib = 1, opts: CpuOptions = {}) {
-    this.mem = ((opts.wasm ?? fastPathDefaults().wasm) ? PhysMemory.inWasmMemory(mib << 20) : null) ?? new PhysMemory(mib << 20);
+    this.mem = PhysMemory.forCpu(mib << 20, undefined, opts.wasm);
     this.cpu = new Cpu(this.mem, this.io, opts);
   }
 
